@@ -1,0 +1,227 @@
+"""Read labelled paragraphs (JSONL/CSV), validate every row, split grouped by article and stratified by label.
+
+Knows nothing about models or training. Every problem names file, line and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+from sklearn.model_selection import StratifiedGroupKFold
+
+from .errors import DataError, UserError
+from .labels import LabelSet
+
+
+@dataclass(frozen=True)
+class Row:
+    """One validated paragraph with where it came from."""
+
+    line: int
+    record: dict
+
+
+def _normalise_text(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _read_jsonl(path: Path, problems: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                problems.append(f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})")
+                continue
+            if not isinstance(record, dict):
+                problems.append(f"line {number}: expected a JSON object, got {type(record).__name__}")
+                continue
+            rows.append(Row(number, record))
+    return rows
+
+
+def _read_csv(path: Path, problems: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames:
+            return rows
+        for record in reader:
+            if None in record:
+                problems.append(f"line {reader.line_num}: more cells than the header has columns")
+                continue
+            rows.append(Row(reader.line_num, dict(record)))
+    return rows
+
+
+def _csv_list(value):
+    """A multi-label cell in CSV: a JSON list, or names separated by `;` or `|`."""
+    if isinstance(value, list):
+        return value
+    text = (value or "").strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in re.split(r"[;|]", text) if part.strip()]
+
+
+def read_rows(path: str | Path) -> list[Row]:
+    """Parse a JSONL or CSV file into rows; syntax problems are collected, not raised one by one."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    problems: list[str] = []
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".jsonl", ".json", ".ndjson"}:
+            rows = _read_jsonl(path, problems)
+        elif suffix in {".csv"}:
+            rows = _read_csv(path, problems)
+        else:
+            raise UserError(f"{path}: unsupported data format {suffix!r}; use .jsonl or .csv")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
+    if problems:
+        raise DataError(str(path), problems)
+    if not rows:
+        raise UserError(f"{path}: no rows; the file is empty")
+    return rows
+
+
+def validate_rows(path: str | Path, rows: list[Row], labels: LabelSet, *, text_field: str = "text",
+                  id_field: str = "id", group_field: str = "article_id") -> list[dict]:
+    """Check every row against the schema and the label set; return clean records or raise one DataError."""
+    problems: list[str] = []
+    seen_ids: dict[str, int] = {}
+    seen_texts: dict[str, tuple[int, object]] = {}
+    clean: list[dict] = []
+    is_csv = str(path).lower().endswith(".csv")
+    for row in rows:
+        record, where = row.record, f"line {row.line}"
+        missing = [f for f in (id_field, group_field, text_field, labels.field) if f not in record]
+        for field in missing:
+            problems.append(f"{where}: missing field {field!r}")
+        if missing:
+            continue
+        text = record[text_field]
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{where}: field {text_field!r} is empty")
+            continue
+        gold = record[labels.field]
+        if labels.is_multi_label:
+            try:
+                gold = _csv_list(gold) if is_csv else gold
+            except json.JSONDecodeError:
+                gold = None
+            if not isinstance(gold, list) or not all(isinstance(g, str) for g in gold):
+                problems.append(f"{where}: field {labels.field!r} must be a list of label names")
+                continue
+            unknown = [g for g in gold if g not in labels.names]
+            gold = sorted(set(gold), key=labels.names.index) if not unknown else gold
+        else:
+            unknown = [] if gold in labels.names else [gold]
+        for value in unknown:
+            problems.append(
+                f"{where}: field {labels.field!r} has {value!r}, not one of {', '.join(labels.names)}"
+            )
+        if unknown:
+            continue
+        pid = str(record[id_field])
+        if pid in seen_ids:
+            problems.append(f"{where}: field {id_field!r} duplicates id {pid!r} first seen on line {seen_ids[pid]}")
+            continue
+        seen_ids[pid] = row.line
+        key = _normalise_text(text)
+        if key in seen_texts and seen_texts[key][1] != gold:
+            first_line, first_gold = seen_texts[key]
+            problems.append(
+                f"{where}: field {text_field!r} repeats the text of line {first_line} "
+                f"under another label ({gold!r} vs {first_gold!r})"
+            )
+            continue
+        seen_texts.setdefault(key, (row.line, gold))
+        clean.append({**record, id_field: pid, group_field: str(record[group_field]), labels.field: gold})
+    if problems:
+        raise DataError(str(path), problems)
+    return clean
+
+
+def load_records(path: str | Path, labels: LabelSet, **fields) -> list[dict]:
+    return validate_rows(path, read_rows(path), labels, **fields)
+
+
+def _strata(records: list[dict], labels: LabelSet) -> list[str]:
+    if labels.is_multi_label:
+        return ["+".join(r[labels.field]) or "<empty>" for r in records]
+    return [r[labels.field] for r in records]
+
+
+def grouped_split(strata: list[str], groups: list[str], held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out about `held_out` of the rows as whole groups, balancing label shares. Deterministic for a seed."""
+    n_splits = max(2, int(round(1.0 / held_out)))
+    if len(set(groups)) < n_splits:
+        raise UserError(
+            f"only {len(set(groups))} articles: too few to hold out {held_out:.0%} of them; add data or give split files"
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # Rare classes with fewer members than folds only warn; the split stays grouped and valid.
+        warnings.simplefilter("ignore", UserWarning)
+        keep, out = next(splitter.split(np.zeros(len(strata)), strata, groups))
+    return np.sort(keep), np.sort(out)
+
+
+def split_records(records: list[dict], labels: LabelSet, *, validation_size: float, test_size: float,
+                  seed: int, group_field: str = "article_id") -> dict[str, list[dict]]:
+    """train/validation/test with no article in two splits."""
+    groups = [r[group_field] for r in records]
+    rest_idx, test_idx = grouped_split(_strata(records, labels), groups, test_size, seed)
+    rest = [records[i] for i in rest_idx]
+    share = validation_size / (1.0 - test_size)
+    train_idx, val_idx = grouped_split(_strata(rest, labels), [r[group_field] for r in rest], share, seed + 1)
+    return {
+        "train": [rest[i] for i in train_idx],
+        "validation": [rest[i] for i in val_idx],
+        "test": [records[i] for i in test_idx],
+    }
+
+
+def _check_disjoint(splits: dict[str, list[dict]], field: str, what: str) -> None:
+    owner: dict[str, str] = {}
+    problems = []
+    for name, rows in splits.items():
+        for value in {r[field] for r in rows}:
+            if value in owner and owner[value] != name:
+                problems.append(f"{what} {value!r} is in both {owner[value]} and {name}")
+            owner.setdefault(value, name)
+    if problems:
+        raise DataError("split files", problems)
+
+
+def load_splits(data_cfg, labels: LabelSet, seed: int) -> DatasetDict:
+    """The three splits as a DatasetDict, from split files or by a grouped stratified split of one file."""
+    fields = dict(text_field=data_cfg.text_field, id_field=data_cfg.id_field, group_field=data_cfg.group_field)
+    if data_cfg.train_file:
+        files = {"train": data_cfg.train_file, "validation": data_cfg.validation_file, "test": data_cfg.test_file}
+        splits = {name: load_records(path, labels, **fields) for name, path in files.items()}
+        _check_disjoint(splits, data_cfg.id_field, "id")
+        _check_disjoint(splits, data_cfg.group_field, "article")
+    else:
+        records = load_records(data_cfg.path, labels, **fields)
+        splits = split_records(records, labels, validation_size=data_cfg.validation_size,
+                               test_size=data_cfg.test_size, seed=seed, group_field=data_cfg.group_field)
+    if data_cfg.max_examples:
+        splits["train"] = splits["train"][: data_cfg.max_examples]
+    keep = [data_cfg.id_field, data_cfg.group_field, data_cfg.text_field, labels.field]
+    return DatasetDict({
+        name: Dataset.from_list([{k: r[k] for k in keep} for r in rows]) for name, rows in splits.items()
+    })
