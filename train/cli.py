@@ -14,6 +14,8 @@ EXAMPLES = """examples:
   framing evaluate models/frame-minilm data/paragraphs.jsonl --output models/frame-minilm/eval-full
   framing card models/frame-minilm
   framing data check data/paragraphs.jsonl
+  framing data audit data/paragraphs.jsonl
+  framing data agreement data/annotations/annotator1.jsonl data/annotations/annotator2.jsonl
 """
 
 
@@ -48,6 +50,24 @@ def _data_check(args) -> int:
     return 0
 
 
+def _data_audit(args) -> int:
+    from .audit import audit, format_audit
+    from .datacheck import check_corpus
+    from .data import read_rows
+
+    check_corpus(args.file)
+    records = [row.record for row in read_rows(args.file)]
+    print(format_audit(audit(records, folds=args.folds), folds=args.folds))
+    return 0
+
+
+def _data_agreement(args) -> int:
+    from .agreement import agreement, format_agreement
+
+    print(format_agreement(agreement(args.first, args.second)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="framing", description="Train, evaluate and share framing and stance classifiers for news paragraphs.",
@@ -78,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = data_sub.add_parser("check", help="validate a corpus file against the schema and codebook rules; print counts")
     c.add_argument("file")
     c.set_defaults(func=_data_check)
+    a = data_sub.add_parser("audit", help="can names alone predict the labels? purest tokens, names-only vs full-text CV")
+    a.add_argument("file")
+    a.add_argument("--folds", type=int, default=5)
+    a.set_defaults(func=_data_audit)
+    g = data_sub.add_parser("agreement", help="Cohen's kappa (frame, stance) and per-label F1 (frames) between annotators")
+    g.add_argument("first", help="first annotation (e.g. data/annotations/annotator1.jsonl)")
+    g.add_argument("second", help="second, blind annotation (e.g. data/annotations/annotator2.jsonl)")
+    g.set_defaults(func=_data_agreement)
     return parser
 
 
