@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from train.cli import main
-from train.config import RunConfig, load_config
+from train.config import EvalConfig, RunConfig, load_config
 from train.errors import ConfigError
 
 CONFIGS = sorted(Path("configs").glob("*.yaml")) or sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
@@ -11,9 +11,22 @@ CONFIGS = sorted(Path("configs").glob("*.yaml")) or sorted((Path(__file__).paren
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_every_config_in_configs_loads(path):
+    if path.name.startswith("eval-"):
+        cfg = load_config(path, schema=EvalConfig)
+        assert isinstance(cfg, EvalConfig) and cfg.run_dir
+        return
     cfg = load_config(path)
     assert isinstance(cfg, RunConfig)
     assert cfg.task.label_set().names, "a config must resolve to a non-empty label set"
+
+
+def test_eval_config_rejects_unknown_keys_and_ranges(tmp_path):
+    path = tmp_path / "eval-x.yaml"
+    path.write_text("run_dir: models/x\nbootstrap_samples: 5\nsplitt: test\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, schema=EvalConfig)
+    keys = sorted(p.split(":")[0] for p in info.value.problems)
+    assert keys == ["bootstrap_samples", "splitt"]
 
 
 def test_default_config_points_at_shipped_data_and_packaged_model():

@@ -10,11 +10,13 @@ import re
 from collections import Counter, defaultdict
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
+
+from .baselines import tfidf_logreg
 
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|[\"“‘(]\s*|[:;]\s+|\s-\s|—\s*)$")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’\-]*")
@@ -67,13 +69,6 @@ def grouped_cv_macro_f1(pipeline_factory, texts, gold, groups, folds: int = 5, s
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def full_text_model():
-    return make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-        LogisticRegression(max_iter=2000, class_weight="balanced", C=4.0),
-    )
-
-
 def names_only_model():
     return make_pipeline(
         CountVectorizer(analyzer=names_in, binary=True),
@@ -87,7 +82,7 @@ def audit(records: list[dict], fields=("frame", "stance"), folds: int = 5) -> di
     result = {"paragraphs": len(records), "distinct_names": len({n for t in texts for n in names_in(t)})}
     for field in fields:
         gold = [r[field] for r in records]
-        full = grouped_cv_macro_f1(full_text_model, texts, gold, groups, folds)
+        full = grouped_cv_macro_f1(tfidf_logreg, texts, gold, groups, folds)
         names = grouped_cv_macro_f1(names_only_model, texts, gold, groups, folds)
         result[field] = {
             "full_text_tfidf_lr": {"mean": full[0], "std": full[1]},

@@ -170,7 +170,7 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
         confusion_image="confusion_matrix.png" if (run_dir / "confusion_matrix.png").is_file() else None,
         limitations=_limitations(metrics, labels, config),
         snippet=snippet,
-        cli_line=f"framing predict {shlex.quote(shown)} articles/ --output predictions.jsonl",
+        cli_line=f"framing evaluate configs/eval-frame-minilm.yaml run_dir={shlex.quote(shown)} data_file=labelled.jsonl",
         citation=CITATION,
     )
     template = resources.files("train").joinpath("templates/modelcard.md")

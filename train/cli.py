@@ -11,8 +11,11 @@ from .errors import UserError
 EXAMPLES = """examples:
   framing train configs/frame-minilm.yaml
   framing train configs/frame-minilm.yaml training.epochs=3 run_name=frame-short
-  framing evaluate models/frame-minilm data/paragraphs.jsonl --output models/frame-minilm/eval-full
+  framing evaluate configs/eval-frame-minilm.yaml
+  framing evaluate configs/eval-frame-minilm.yaml data_file=my_labelled.jsonl
+  framing cv configs/frame-minilm.yaml --folds 5
   framing card models/frame-minilm
+  framing push models/frame-minilm --repo-id my-lab/frame-minilm --private
   framing data check data/paragraphs.jsonl
   framing data audit data/paragraphs.jsonl
   framing data agreement data/annotations/annotator1.jsonl data/annotations/annotator2.jsonl
@@ -27,9 +30,17 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .evaluate_run import evaluate_run_dir
+    from .config import EvalConfig, load_config
+    from .evaluate_run import evaluate
 
-    evaluate_run_dir(args.run_dir, args.data, args.output, overwrite=args.overwrite, batch_size=args.batch_size)
+    evaluate(load_config(args.config, args.overrides, schema=EvalConfig))
+    return 0
+
+
+def _cv(args) -> int:
+    from .cv import run_cv
+
+    run_cv(args.config, args.overrides, args.folds, overwrite=args.overwrite)
     return 0
 
 
@@ -38,6 +49,14 @@ def _card(args) -> int:
 
     path = write_card(args.run_dir)
     print(f"Wrote {path}")
+    return 0
+
+
+def _push(args) -> int:
+    from .push import push_run
+
+    url = push_run(args.run_dir, args.repo_id, private=args.private)
+    print(f"Pushed {args.run_dir} -> {url}")
     return 0
 
 
@@ -81,17 +100,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory of the same name")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a run directory on a labelled JSONL/CSV file")
-    p.add_argument("run_dir")
-    p.add_argument("data", help="labelled paragraphs with the run's label field")
-    p.add_argument("--output", required=True, help="folder for metrics.json, predictions.jsonl and plots")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--batch-size", type=int, default=64)
+    p = sub.add_parser("evaluate", help="score a run directory: CIs, baselines, calibration, error analysis, report.md")
+    p.add_argument("config", help="evaluation config, e.g. configs/eval-frame-minilm.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override any field, e.g. data_file=x.jsonl")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("cv", help="grouped (by article) stratified K-fold cross-validation of the full recipe")
+    p.add_argument("config", help="training config, e.g. configs/frame-minilm.yaml")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cv)
 
     p = sub.add_parser("card", help="(re)write the Hugging Face model card README.md of a run directory")
     p.add_argument("run_dir")
     p.set_defaults(func=_card)
+
+    p = sub.add_parser("push", help="upload a run directory to the Hugging Face Hub")
+    p.add_argument("run_dir")
+    p.add_argument("--repo-id", required=True, help="ORG/NAME of the model repository")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.set_defaults(func=_push)
 
     p = sub.add_parser("data", help="data utilities")
     data_sub = p.add_subparsers(dest="data_command", required=True)

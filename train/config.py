@@ -43,6 +43,10 @@ class DataConfig(BaseModel):
     """Share of articles held out for test when splitting `path`."""
     max_examples: int | None = Field(None, gt=0)
     """Keep only the first N training paragraphs (after splitting): for smoke tests and benchmarks."""
+    test_conflicts: list[str] | None = None
+    """Cross-domain mode: these conflicts form the test split; train and validation come from the others."""
+    conflict_field: str = "conflict"
+    """Column naming the conflict (used by test_conflicts and per-conflict error analysis)."""
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -51,6 +55,8 @@ class DataConfig(BaseModel):
             raise ValueError("give all three of train_file, validation_file and test_file, or none")
         if not any(split_files) and not self.path:
             raise ValueError("set data.path, or all three split files")
+        if self.test_conflicts is not None and (self.train_file or not self.test_conflicts):
+            raise ValueError("test_conflicts needs data.path (not split files) and at least one conflict")
         if self.validation_size + self.test_size >= 0.8:
             raise ValueError("validation_size + test_size must stay below 0.8")
         return self
@@ -176,6 +182,35 @@ class RunConfig(BaseModel):
         return Path(self.output.dir) / self.run_name
 
 
+class EvalConfig(BaseModel):
+    """`framing evaluate CONFIG`: score a finished run directory with CIs, baselines and calibration."""
+
+    model_config = _STRICT
+
+    run_dir: str = "models/frame-minilm"
+    """The trained run directory to evaluate."""
+    split: Literal["validation", "test"] = "test"
+    """Which split of the run's own data to score (re-created exactly from the run's config and seed)."""
+    data_file: str | None = None
+    """Score this labelled JSONL/CSV instead of a split (baselines still train on the run's training split)."""
+    output_dir: str | None = None
+    """Where the evaluation goes; default <run_dir>/eval-<split or file name>."""
+    overwrite: bool = False
+    """Replace an existing evaluation directory."""
+    bootstrap_samples: int = Field(1000, ge=100, le=100000)
+    """Bootstrap replicates (resampling whole articles) for the 95% confidence intervals."""
+    seed: int = Field(0, ge=0)
+    """Seed of the bootstrap."""
+    baselines: bool = True
+    """Also train and score TF-IDF + logistic regression and the majority class on the same data."""
+    calibration_bins: int = Field(10, ge=2, le=50)
+    """Equal-width confidence bins for ECE and the reliability diagram."""
+    top_errors: int = Field(15, ge=0, le=500)
+    """How many of the most confident errors to list in the report."""
+    batch_size: int = Field(64, ge=1)
+    """Inference batch size."""
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -268,12 +303,12 @@ def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     return keys
 
 
-def _describe(error: dict, origin: dict[str, tuple[Path, int]], overridden: set[str]) -> str:
+def _describe(error: dict, origin: dict[str, tuple[Path, int]], overridden: set[str], schema: type[BaseModel]) -> str:
     dotted = ".".join(str(part) for part in error["loc"]) or "(top level)"
     value = error.get("input")
     kind = error["type"]
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(dotted, _known_keys(RunConfig), n=1, cutoff=0.75)
+        close = difflib.get_close_matches(dotted, _known_keys(schema), n=1, cutoff=0.75)
         message = "unknown key" + (f"; did you mean {close[0]}?" if close else "")
     elif kind in {"float_type", "int_type"} and isinstance(value, str) and _looks_numeric(value):
         message = f"expected a number, got the string {value!r}; YAML reads 2e-5 as text, write 2.0e-5"
@@ -299,8 +334,11 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read a YAML config (with its `base:` chain) and key=value overrides; validate everything at once."""
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (), schema: type[BaseModel] | None = None):
+    """Read a YAML config (with its `base:` chain) and key=value overrides; validate everything at once.
+
+    `schema` defaults to RunConfig (training); evaluation configs pass their own."""
+    schema = schema or RunConfig
     data, origin = _resolve_bases(Path(path))
     overridden: set[str] = set()
     for item in overrides:
@@ -308,9 +346,9 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         _apply_override(data, keys, value)
         overridden.add(".".join(keys))
     try:
-        return RunConfig.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(err, origin, overridden) for err in exc.errors()]
+        problems = [_describe(err, origin, overridden, schema) for err in exc.errors()]
         raise ConfigError(str(path), problems) from None
 
 

@@ -159,7 +159,7 @@ def load_records(path: str | Path, labels: LabelSet, **fields) -> list[dict]:
     return validate_rows(path, read_rows(path), labels, **fields)
 
 
-def _strata(records: list[dict], labels: LabelSet) -> list[str]:
+def label_strata(records: list[dict], labels: LabelSet) -> list[str]:
     if labels.is_multi_label:
         return ["+".join(r[labels.field]) or "<empty>" for r in records]
     return [r[labels.field] for r in records]
@@ -184,15 +184,35 @@ def split_records(records: list[dict], labels: LabelSet, *, validation_size: flo
                   seed: int, group_field: str = "article_id") -> dict[str, list[dict]]:
     """train/validation/test with no article in two splits."""
     groups = [r[group_field] for r in records]
-    rest_idx, test_idx = grouped_split(_strata(records, labels), groups, test_size, seed)
+    rest_idx, test_idx = grouped_split(label_strata(records, labels), groups, test_size, seed)
     rest = [records[i] for i in rest_idx]
     share = validation_size / (1.0 - test_size)
-    train_idx, val_idx = grouped_split(_strata(rest, labels), [r[group_field] for r in rest], share, seed + 1)
-    return {
-        "train": [rest[i] for i in train_idx],
-        "validation": [rest[i] for i in val_idx],
-        "test": [records[i] for i in test_idx],
-    }
+    return {**split_train_validation(rest, labels, share, seed + 1, group_field),
+            "test": [records[i] for i in test_idx]}
+
+
+def split_train_validation(records: list[dict], labels: LabelSet, validation_share: float, seed: int,
+                           group_field: str = "article_id") -> dict[str, list[dict]]:
+    train_idx, val_idx = grouped_split(label_strata(records, labels), [r[group_field] for r in records],
+                                       validation_share, seed)
+    return {"train": [records[i] for i in train_idx], "validation": [records[i] for i in val_idx]}
+
+
+def split_by_conflict(records: list[dict], labels: LabelSet, *, test_conflicts: list[str], conflict_field: str,
+                      validation_size: float, seed: int, group_field: str = "article_id") -> dict[str, list[dict]]:
+    """Cross-domain: the named conflicts are the test split; train/validation come from every other conflict."""
+    missing = [i for i, r in enumerate(records) if conflict_field not in r]
+    if missing:
+        raise UserError(f"data.test_conflicts needs the field {conflict_field!r} on every row; "
+                        f"{len(missing)} row(s) lack it")
+    known = sorted({r[conflict_field] for r in records})
+    unknown = [c for c in test_conflicts if c not in known]
+    if unknown:
+        raise UserError(f"data.test_conflicts: {unknown} not in the data; known conflicts: {', '.join(known)}")
+    wanted = set(test_conflicts)
+    rest = [r for r in records if r[conflict_field] not in wanted]
+    test = [r for r in records if r[conflict_field] in wanted]
+    return {**split_train_validation(rest, labels, validation_size, seed, group_field), "test": test}
 
 
 def _check_disjoint(splits: dict[str, list[dict]], field: str, what: str) -> None:
@@ -217,11 +237,27 @@ def load_splits(data_cfg, labels: LabelSet, seed: int) -> DatasetDict:
         _check_disjoint(splits, data_cfg.group_field, "article")
     else:
         records = load_records(data_cfg.path, labels, **fields)
-        splits = split_records(records, labels, validation_size=data_cfg.validation_size,
-                               test_size=data_cfg.test_size, seed=seed, group_field=data_cfg.group_field)
+        if data_cfg.test_conflicts:
+            splits = split_by_conflict(records, labels, test_conflicts=data_cfg.test_conflicts,
+                                       conflict_field=data_cfg.conflict_field, validation_size=data_cfg.validation_size,
+                                       seed=seed, group_field=data_cfg.group_field)
+        else:
+            splits = split_records(records, labels, validation_size=data_cfg.validation_size,
+                                   test_size=data_cfg.test_size, seed=seed, group_field=data_cfg.group_field)
     if data_cfg.max_examples:
         splits["train"] = splits["train"][: data_cfg.max_examples]
+    return to_datasets(splits, data_cfg, labels)
+
+
+# Carried along when every row has them: error analysis breaks results down by these.
+METADATA_FIELDS = ("conflict", "source_type")
+
+
+def to_datasets(splits: dict[str, list[dict]], data_cfg, labels: LabelSet) -> DatasetDict:
     keep = [data_cfg.id_field, data_cfg.group_field, data_cfg.text_field, labels.field]
+    every_row = [r for rows in splits.values() for r in rows]
+    keep += [f for f in (data_cfg.conflict_field, *METADATA_FIELDS)
+             if f not in keep and every_row and all(isinstance(r.get(f), str) for r in every_row)]
     return DatasetDict({
         name: Dataset.from_list([{k: r[k] for k in keep} for r in rows]) for name, rows in splits.items()
     })

@@ -1,18 +1,27 @@
-"""`framing evaluate RUN_DIR DATA --output DIR`: score a finished run on any labelled file.
+"""`framing evaluate CONFIG`: a finished run scored with article-bootstrap CIs, baselines, calibration, error analysis.
 
-Reads only the run directory (model, tokenizer, labels.json, config.yaml); writes the output folder atomically.
+Reads the run directory (model, tokenizer, labels.json, config.yaml, temperature.json) and, for the split and
+the baselines, the run's own data re-split with its own seed. Writes an evaluation directory atomically.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from .data import load_records
-from .evaluation import evaluate_logits
+from .baselines import majority_baseline, tfidf_baseline
+from .bootstrap import bootstrap_f1, bootstrap_macro_f1_difference
+from .calibration import TEMPERATURE_FILE, expected_calibration_error, reliability_png, softmax
+from .config import EvalConfig, RunConfig
+from .data import METADATA_FIELDS, load_records, load_splits
+from .errors import UserError
+from .evaluation import prediction_records
 from .labels import LabelSet
-from .modeling import load_trained
+from .metrics import full_report
+from .plots import confusion_matrix_png
+from .report import render_report
 from .rundir import atomic_directory, read_json, write_json, write_jsonl
 
 
@@ -21,28 +30,114 @@ def run_label_set(run_dir: Path) -> LabelSet:
     return LabelSet(field=info["field"], names=tuple(info["labels"]), problem_type=info["problem_type"])
 
 
-def run_data_fields(run_dir: Path) -> dict:
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    data = config.get("data", {})
-    return {"text_field": data.get("text_field", "text"), "id_field": data.get("id_field", "id"),
-            "group_field": data.get("group_field", "article_id"), "max_length": config["model"]["max_length"]}
+def run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise UserError(f"{path}: missing; is {run_dir} a complete run directory?")
+    return RunConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def evaluate_run_dir(run_dir: str, data_path: str, output: str, *, overwrite: bool = False, batch_size: int = 64) -> dict:
-    from .inference import predict_logits
+def _eval_rows(ecfg: EvalConfig, cfg: RunConfig, labels: LabelSet, splits) -> tuple[list[dict], str]:
+    if not ecfg.data_file:
+        return splits[ecfg.split].to_list(), f"{ecfg.split} split of {cfg.data.path or cfg.data.test_file}"
+    fields = dict(text_field=cfg.data.text_field, id_field=cfg.data.id_field, group_field=cfg.data.group_field)
+    rows = load_records(ecfg.data_file, labels, **fields)
+    return rows, ecfg.data_file
 
-    run = Path(run_dir)
-    labels = run_label_set(run)
-    fields = run_data_fields(run)
-    max_length = fields.pop("max_length")
-    rows = load_records(data_path, labels, **fields)
-    tokenizer, model = load_trained(run)
-    with atomic_directory(Path(output), overwrite) as work:
-        logits = predict_logits(model, tokenizer, [r[fields["text_field"]] for r in rows],
-                                batch_size=batch_size, max_length=max_length)
-        report, records = evaluate_logits(logits, rows, labels, fields=fields, out_dir=work,
-                                          split_name=Path(data_path).name, title=run.name)
-        write_json(work / "metrics.json", {"data": str(data_path), "run_dir": str(run), **report})
-        write_jsonl(work / "predictions.jsonl", records)
-    print(f"{data_path}: n={report['n']}  macro-F1={report['macro_f1']:.4f}  -> {output}")
+
+def _breakdown(rows: list[dict], y: np.ndarray, pred: np.ndarray, labels: LabelSet, field: str) -> list[dict]:
+    from sklearn.metrics import f1_score
+
+    if not rows or not all(isinstance(r.get(field), str) for r in rows):
+        return []
+    values = np.asarray([r[field] for r in rows])
+    out = []
+    for value in sorted(set(values)):
+        mask = values == value
+        out.append({"value": value, "n": int(mask.sum()),
+                    "macro_f1": float(f1_score(y[mask], pred[mask], labels=range(len(labels.names)),
+                                               average="macro", zero_division=0)),
+                    "accuracy": float((y[mask] == pred[mask]).mean())})
+    return out
+
+
+def _confident_errors(rows, probs, y, labels: LabelSet, text_field: str, top: int) -> list[dict]:
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y)
+    ranked = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:top]
+    return [{"id": rows[i].get("id"), "text": rows[i][text_field], "gold": labels.names[y[i]],
+             "predicted": labels.names[pred[i]], "probability": float(probs[i, pred[i]])} for i in ranked]
+
+
+def _scored(name: str, y, pred, groups, labels: LabelSet, ecfg: EvalConfig) -> dict:
+    report = full_report(y, pred, labels)
+    report["bootstrap"] = bootstrap_f1(y, pred, groups, len(labels.names), n_boot=ecfg.bootstrap_samples,
+                                       seed=ecfg.seed)
+    report["name"] = name
     return report
+
+
+def evaluate(ecfg: EvalConfig) -> Path:
+    from .inference import predict_logits
+    from .modeling import load_trained
+
+    run = Path(ecfg.run_dir)
+    labels = run_label_set(run)
+    if labels.is_multi_label:
+        raise UserError(f"{run}: multi-label runs are evaluated by `framing train` only; this command scores "
+                        "single-label runs")
+    cfg = run_config(run)
+    splits = load_splits(cfg.data, labels, cfg.seed)
+    rows, source = _eval_rows(ecfg, cfg, labels, splits)
+    out_dir = Path(ecfg.output_dir or run / f"eval-{ecfg.split if not ecfg.data_file else Path(ecfg.data_file).stem}")
+    tokenizer, model = load_trained(run)
+    text_field, group_field = cfg.data.text_field, cfg.data.group_field
+    with atomic_directory(out_dir, ecfg.overwrite) as work:
+        logits = predict_logits(model, tokenizer, [r[text_field] for r in rows], batch_size=ecfg.batch_size,
+                                max_length=cfg.model.max_length)
+        temperature_path = run / TEMPERATURE_FILE
+        temperature = read_json(temperature_path)["temperature"] if temperature_path.is_file() else 1.0
+        probs_raw, probs = softmax(logits), softmax(logits, temperature)
+        y = np.asarray([labels.encode(r[labels.field]) for r in rows])
+        groups = [r[group_field] for r in rows]
+        pred = probs.argmax(axis=1)
+        model_report = _scored("model", y, pred, groups, labels, ecfg)
+        results = {"source": source, "run_dir": str(run), "n": len(rows), "articles": len(set(groups)),
+                   "labels": list(labels.names), "model": model_report}
+        if ecfg.baselines:
+            train_rows = splits["train"].to_list()
+            texts = [r[text_field] for r in rows]
+            for name, fit in (("tfidf_logreg", tfidf_baseline), ("majority", majority_baseline)):
+                base_pred = fit([r[text_field] for r in train_rows],
+                                [labels.encode(r[labels.field]) for r in train_rows], texts)
+                results[name] = _scored(name, y, base_pred, groups, labels, ecfg)
+                results[name]["gain_macro_f1"] = bootstrap_macro_f1_difference(
+                    y, pred, base_pred, groups, len(labels.names), n_boot=ecfg.bootstrap_samples, seed=ecfg.seed)
+        results["calibration"] = {
+            "temperature": temperature, "temperature_source": str(temperature_path) if temperature != 1.0 else None,
+            "ece_before": expected_calibration_error(probs_raw, y, ecfg.calibration_bins),
+            "ece_after": expected_calibration_error(probs, y, ecfg.calibration_bins),
+            "bins": ecfg.calibration_bins,
+        }
+        results["errors"] = _confident_errors(rows, probs, y, labels, text_field, ecfg.top_errors)
+        results["by_field"] = {f: _breakdown(rows, y, pred, labels, f) for f in (cfg.data.conflict_field, *METADATA_FIELDS)
+                               if f != labels.field}
+        results["by_field"] = {k: v for k, v in results["by_field"].items() if v}
+        confusion_matrix_png(model_report["confusion_matrix"]["matrix"], list(labels.names),
+                             work / "confusion_matrix.png", f"{run.name}: {Path(source).name if ecfg.data_file else ecfg.split}")
+        reliability_png({"raw": (probs_raw, y), f"T = {temperature:.2f}": (probs, y)}, work / "reliability.png",
+                        f"{run.name}: reliability", ecfg.calibration_bins)
+        fields = dict(id_field=cfg.data.id_field, group_field=group_field, text_field=text_field)
+        write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **fields))
+        write_json(work / "metrics.json", results)
+        (work / "report.md").write_text(render_report(results, ecfg), encoding="utf-8")
+    m = model_report["bootstrap"]["macro_f1"]
+    print(f"{source}: n={len(rows)}  macro-F1 {m['point']:.4f} (95% CI {m['ci'][0]:.4f}-{m['ci'][1]:.4f})  -> {out_dir}")
+    for name in ("tfidf_logreg", "majority"):
+        if name in results:
+            g = results[name]["gain_macro_f1"]
+            print(f"  vs {name}: macro-F1 {results[name]['macro_f1']:.4f}; gain {g['point']:+.4f} "
+                  f"(95% CI {g['ci'][0]:+.4f} to {g['ci'][1]:+.4f})")
+    c = results["calibration"]
+    print(f"  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} with temperature {c['temperature']:.3f}")
+    return out_dir

@@ -47,7 +47,7 @@ def train_model(cfg: RunConfig, model, tokenizer, splits, labels: LabelSet, work
         "best_epoch": _best_epoch(state),
         "log_history": state.log_history,
     }
-    return trainer, tokenized, stats
+    return trainer, stats
 
 
 def _best_epoch(state) -> float | None:
@@ -57,19 +57,47 @@ def _best_epoch(state) -> float | None:
     return None
 
 
-def evaluate_model(cfg: RunConfig, trainer, tokenized, splits, labels: LabelSet, work: Path) -> tuple[dict, list[dict]]:
-    """Validation and test reports from the best checkpoint; test predictions and the confusion-matrix plot."""
+def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet, work: Path) -> tuple[dict, list[dict]]:
+    """Validation and test reports from the best checkpoint; test predictions and the confusion-matrix plot.
+
+    Uses our order-preserving inference, not Trainer.predict: with length grouping on, transformers 5.x also
+    length-groups the evaluation sampler, so Trainer.predict returns rows in a shuffled order.
+    """
+    from .inference import predict_logits
+
     fields = dict(id_field=cfg.data.id_field, group_field=cfg.data.group_field, text_field=cfg.data.text_field)
-    reports, test_records = {}, []
+    model = trainer.model.eval()
+    reports, test_records, logits_by_split = {}, [], {}
     for split in ("validation", "test"):
-        logits = trainer.predict(tokenized[split]).predictions
         rows = splits[split].to_list()
-        report, records = evaluate_logits(np.asarray(logits), rows, labels, fields=fields, out_dir=work,
+        logits = predict_logits(model, tokenizer, [r[cfg.data.text_field] for r in rows],
+                                batch_size=cfg.training.eval_batch_size, max_length=cfg.model.max_length)
+        report, records = evaluate_logits(logits, rows, labels, fields=fields, out_dir=work,
                                           split_name=split, title=cfg.run_name)
         reports[split] = report
+        logits_by_split[split] = (logits, [labels.encode(r[labels.field]) for r in rows])
         if split == "test":
             test_records = records
-    return reports, test_records
+    return reports, test_records, logits_by_split
+
+
+def calibrate(logits_by_split: dict, labels: LabelSet) -> dict | None:
+    """Temperature fitted on validation logits; ECE before and after on validation and test."""
+    if labels.is_multi_label:
+        return None
+    from .calibration import expected_calibration_error, fit_temperature, nll, softmax
+
+    val_logits, val_y = logits_by_split["validation"]
+    temperature = fit_temperature(val_logits, np.asarray(val_y))
+    report = {"temperature": temperature, "fitted_on": "validation"}
+    for split, (logits, y) in logits_by_split.items():
+        y = np.asarray(y)
+        report[split] = {
+            "nll_before": nll(logits, y), "nll_after": nll(logits, y, temperature),
+            "ece_before": expected_calibration_error(softmax(logits), y),
+            "ece_after": expected_calibration_error(softmax(logits, temperature), y),
+        }
+    return report
 
 
 def save_run(cfg: RunConfig, trainer, labels: LabelSet, work: Path, metrics: dict, test_records: list[dict],
@@ -83,6 +111,13 @@ def save_run(cfg: RunConfig, trainer, labels: LabelSet, work: Path, metrics: dic
     write_json(work / "labels.json", labels.to_json())
     write_json(work / "metrics.json", metrics)
     write_jsonl(work / "test_predictions.jsonl", test_records)
+    if "calibration" in metrics:
+        from .calibration import TEMPERATURE_FILE
+
+        write_json(work / TEMPERATURE_FILE, {"temperature": metrics["calibration"]["temperature"],
+                                             "fitted_on": "validation", "validation_nll_before":
+                                             metrics["calibration"]["validation"]["nll_before"],
+                                             "validation_nll_after": metrics["calibration"]["validation"]["nll_after"]})
     write_json(work / "run.json", provenance(base_model, {"run_name": cfg.run_name, "timings_s": timings}))
     shutil.rmtree(work / "checkpoints", ignore_errors=True)
 
@@ -118,9 +153,10 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
     tokenizer, model = build_classifier(cfg.model, labels)
     with atomic_directory(cfg.run_dir, cfg.output.overwrite) as work:
         t0 = time.perf_counter()
-        trainer, tokenized, train_stats = train_model(cfg, model, tokenizer, splits, labels, work)
+        trainer, train_stats = train_model(cfg, model, tokenizer, splits, labels, work)
         t1 = time.perf_counter()
-        reports, test_records = evaluate_model(cfg, trainer, tokenized, splits, labels, work)
+        reports, test_records, logits_by_split = evaluate_model(cfg, trainer, tokenizer, splits, labels, work)
+        calibration = calibrate(logits_by_split, labels)
         t2 = time.perf_counter()
         metrics = {
             **reports,
@@ -128,6 +164,7 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
             "split_sizes": {name: len(ds) for name, ds in splits.items()},
             "split_articles": {name: len(set(ds[cfg.data.group_field])) for name, ds in splits.items()},
             "label_counts": {name: label_counts(ds[labels.field], labels) for name, ds in splits.items()},
+            **({"calibration": calibration} if calibration else {}),
         }
         timings = {"train": round(t1 - t0, 1), "evaluate": round(t2 - t1, 1)}
         save_run(cfg, trainer, labels, work, metrics, test_records, base_model, timings)

@@ -1,0 +1,99 @@
+"""report.md for an evaluation directory: every figure of metrics.json, readable, with the plots embedded."""
+
+from __future__ import annotations
+
+
+def _ci(entry: dict) -> str:
+    return f"{entry['point']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+
+
+def _cell(text: str, limit: int = 220) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _headline(results: dict) -> list[str]:
+    systems = [k for k in ("model", "tfidf_logreg", "majority") if k in results]
+    names = {"model": "fine-tuned model", "tfidf_logreg": "TF-IDF + logistic regression", "majority": "majority class"}
+    lines = ["| system | accuracy [95% CI] | macro-F1 [95% CI] | weighted-F1 | model's macro-F1 gain [95% CI] |",
+             "|---|---|---|---|---|"]
+    for key in systems:
+        r = results[key]
+        gain = r.get("gain_macro_f1")
+        gain_text = f"{gain['point']:+.3f} [{gain['ci'][0]:+.3f}, {gain['ci'][1]:+.3f}]" if gain else "-"
+        lines.append(f"| {names[key]} | {_ci(r['bootstrap']['accuracy'])} | {_ci(r['bootstrap']['macro_f1'])} | "
+                     f"{r['weighted_f1']:.3f} | {gain_text} |")
+    return lines
+
+
+def _per_class(results: dict) -> list[str]:
+    has_base = "tfidf_logreg" in results
+    head = "| label | precision | recall | F1 [95% CI] | support |" + (" TF-IDF F1 | majority F1 |" if has_base else "")
+    lines = [head, "|---|---|---|---|---|" + ("---|---|" if has_base else "")]
+    model = results["model"]
+    for i, name in enumerate(results["labels"]):
+        c = model["per_class"][name]
+        row = (f"| `{name}` | {c['precision']:.3f} | {c['recall']:.3f} | {_ci(model['bootstrap']['per_class_f1'][i])} "
+               f"| {c['support']} |")
+        if has_base:
+            row += (f" {results['tfidf_logreg']['per_class'][name]['f1']:.3f} |"
+                    f" {results['majority']['per_class'][name]['f1']:.3f} |")
+        lines.append(row)
+    return lines
+
+
+def _confusion(results: dict) -> list[str]:
+    names = results["labels"]
+    matrix = results["model"]["confusion_matrix"]["matrix"]
+    lines = ["| gold \\ predicted | " + " | ".join(f"`{n}`" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    lines += [f"| `{n}` | " + " | ".join(str(v) for v in row) + " |" for n, row in zip(names, matrix)]
+    return lines
+
+
+def render_report(results: dict, ecfg) -> str:
+    cal = results["calibration"]
+    boot = results["model"]["bootstrap"]
+    out = [
+        f"# Evaluation of `{results['run_dir']}`",
+        "",
+        f"Data: {results['source']}: **{results['n']} paragraphs** from {results['articles']} articles.",
+        f"Intervals are 95% bootstrap intervals from {boot['n_boot']} replicates that resample whole articles "
+        "(paragraphs of one article are not independent). Gains are paired: the model and the baseline are "
+        "scored on the same resampled articles.",
+        "",
+        "## Headline figures",
+        "",
+        *_headline(results),
+        "",
+        "## Per class (fine-tuned model)",
+        "",
+        *_per_class(results),
+        "",
+        "## Confusion matrix",
+        "",
+        *_confusion(results),
+        "",
+        "![Confusion matrix: counts and row-normalised](confusion_matrix.png)",
+        "",
+        "## Calibration",
+        "",
+        f"Temperature {cal['temperature']:.3f} " + ("(fitted on the validation split at training time). " if cal["temperature_source"]
+                                                    else "(no temperature.json in the run: probabilities unscaled). ")
+        + f"Expected calibration error over {cal['bins']} confidence bins: **{cal['ece_before']:.4f}** raw, "
+        f"**{cal['ece_after']:.4f}** after temperature scaling.",
+        "",
+        "![Reliability diagram](reliability.png)",
+        "",
+    ]
+    if results["errors"]:
+        out += ["## Most confident errors", "", "| probability | gold | predicted | text |", "|---|---|---|---|"]
+        out += [f"| {e['probability']:.3f} | `{e['gold']}` | `{e['predicted']}` | {_cell(e['text'])} |"
+                for e in results["errors"]]
+        out.append("")
+    for field, rows in results.get("by_field", {}).items():
+        out += [f"## Macro-F1 by `{field}`", "", "| value | paragraphs | macro-F1 | accuracy |", "|---|---|---|---|"]
+        out += [f"| {r['value']} | {r['n']} | {r['macro_f1']:.3f} | {r['accuracy']:.3f} |"
+                for r in sorted(rows, key=lambda r: -r["n"])]
+        out += ["", "Small groups give unstable figures; read them as pointers, not results.", ""]
+    return "\n".join(out)
