@@ -54,7 +54,7 @@ def test_hub_base_model_goes_into_metadata(tiny_run):
 
 def test_card_sections_are_filled_and_image_exists(tiny_run):
     text = (tiny_run / "README.md").read_text()
-    for heading in ("## Labels", "## Intended uses", "## Out-of-scope uses", "## Training data",
+    for heading in ("### Confidence intervals and baselines", "### Calibration", "## Labels", "## Intended uses", "## Out-of-scope uses", "## Training data",
                     "## Training procedure", "## Evaluation", "## Limitations and biases", "## How to use",
                     "## Citation"):
         assert heading in text

@@ -118,6 +118,29 @@ def _limitations(metrics: dict, labels: dict, config: dict) -> list[str]:
     return items
 
 
+def _evaluation_section(run_dir: Path) -> dict:
+    """Tables from `framing evaluate` (run automatically by `framing train`) when they exist."""
+    from .report import headline_table, per_class_table
+
+    path = run_dir / "eval-test" / "metrics.json"
+    if not path.is_file():
+        return {"ci_tables": None, "calibration_text": None, "reliability_image": None}
+    results = read_json(path)
+    cal = results["calibration"]
+    boot = results["model"]["bootstrap"]
+    tables = "\n".join([
+        f"With 95% bootstrap intervals ({boot['n_boot']} replicates resampling whole articles) and baselines trained "
+        "on the same training split and scored on the same test split:", "",
+        *headline_table(results), "", *per_class_table(results),
+    ])
+    calibration = (f"Temperature scaling (T = {cal['temperature']:.3f}, fitted on the validation split) changes the test "
+                   f"expected calibration error from {cal['ece_before']:.4f} to {cal['ece_after']:.4f} "
+                   f"({cal['bins']} bins). The temperature is stored in `temperature.json`; `pipeline()` does not "
+                   "apply it, so divide the logits by T yourself when you need calibrated probabilities.")
+    image = "eval-test/reliability.png" if (run_dir / "eval-test" / "reliability.png").is_file() else None
+    return {"ci_tables": tables, "calibration_text": calibration, "reliability_image": image}
+
+
 def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
     """`shown_dir` is the path the card's snippets name (the final run directory while it is still being built)."""
     shown = str(shown_dir or run_dir)
@@ -169,6 +192,7 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
                         for n, c in test["per_class"].items()],
         confusion_image="confusion_matrix.png" if (run_dir / "confusion_matrix.png").is_file() else None,
         limitations=_limitations(metrics, labels, config),
+        **_evaluation_section(run_dir),
         snippet=snippet,
         cli_line=f"framing evaluate configs/eval-frame-minilm.yaml run_dir={shlex.quote(shown)} data_file=labelled.jsonl",
         citation=CITATION,

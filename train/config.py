@@ -148,6 +148,8 @@ class OutputConfig(BaseModel):
     """Replace an existing run directory of the same name (otherwise the run stops before training)."""
     tensorboard: bool = True
     """Write TensorBoard logs to <run_dir>/logs/."""
+    evaluate: bool = True
+    """After training, run the full evaluation (bootstrap CIs, baselines, calibration) into <run_dir>/eval-test/."""
     write_card: bool = True
     """Write the Hugging Face model card (README.md) at the end of training."""
 

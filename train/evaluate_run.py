@@ -77,7 +77,11 @@ def _scored(name: str, y, pred, groups, labels: LabelSet, ecfg: EvalConfig) -> d
     return report
 
 
-def evaluate(ecfg: EvalConfig) -> Path:
+DEFAULT_EVAL_DIR = "eval-test"
+
+
+def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
+    """`shown_run_dir` is the name reports use while the run directory is still being built."""
     from .inference import predict_logits
     from .modeling import load_trained
 
@@ -90,6 +94,7 @@ def evaluate(ecfg: EvalConfig) -> Path:
     splits = load_splits(cfg.data, labels, cfg.seed)
     rows, source = _eval_rows(ecfg, cfg, labels, splits)
     out_dir = Path(ecfg.output_dir or run / f"eval-{ecfg.split if not ecfg.data_file else Path(ecfg.data_file).stem}")
+    shown = Path(shown_run_dir or run)
     tokenizer, model = load_trained(run)
     text_field, group_field = cfg.data.text_field, cfg.data.group_field
     with atomic_directory(out_dir, ecfg.overwrite) as work:
@@ -102,7 +107,7 @@ def evaluate(ecfg: EvalConfig) -> Path:
         groups = [r[group_field] for r in rows]
         pred = probs.argmax(axis=1)
         model_report = _scored("model", y, pred, groups, labels, ecfg)
-        results = {"source": source, "run_dir": str(run), "n": len(rows), "articles": len(set(groups)),
+        results = {"source": source, "run_dir": str(shown), "n": len(rows), "articles": len(set(groups)),
                    "labels": list(labels.names), "model": model_report}
         if ecfg.baselines:
             train_rows = splits["train"].to_list()
@@ -131,6 +136,10 @@ def evaluate(ecfg: EvalConfig) -> Path:
         write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **fields))
         write_json(work / "metrics.json", results)
         (work / "report.md").write_text(render_report(results, ecfg), encoding="utf-8")
+    if out_dir.resolve() == (run / DEFAULT_EVAL_DIR).resolve() and (run / "README.md").is_file():
+        from .card import write_card
+
+        write_card(run, shown_dir=shown)  # the card carries the test evaluation's CIs and baselines
     m = model_report["bootstrap"]["macro_f1"]
     print(f"{source}: n={len(rows)}  macro-F1 {m['point']:.4f} (95% CI {m['ci'][0]:.4f}-{m['ci'][1]:.4f})  -> {out_dir}")
     for name in ("tfidf_logreg", "majority"):

@@ -168,6 +168,12 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
         }
         timings = {"train": round(t1 - t0, 1), "evaluate": round(t2 - t1, 1)}
         save_run(cfg, trainer, labels, work, metrics, test_records, base_model, timings)
+        if cfg.output.evaluate and not labels.is_multi_label:
+            from .config import EvalConfig
+            from .evaluate_run import DEFAULT_EVAL_DIR, evaluate
+
+            evaluate(EvalConfig(run_dir=str(work), output_dir=str(work / DEFAULT_EVAL_DIR),
+                                batch_size=cfg.training.eval_batch_size), shown_run_dir=cfg.run_dir)
         if cfg.output.write_card:
             from .card import write_card
 

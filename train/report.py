@@ -12,7 +12,7 @@ def _cell(text: str, limit: int = 220) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _headline(results: dict) -> list[str]:
+def headline_table(results: dict) -> list[str]:
     systems = [k for k in ("model", "tfidf_logreg", "majority") if k in results]
     names = {"model": "fine-tuned model", "tfidf_logreg": "TF-IDF + logistic regression", "majority": "majority class"}
     lines = ["| system | accuracy [95% CI] | macro-F1 [95% CI] | weighted-F1 | model's macro-F1 gain [95% CI] |",
@@ -26,7 +26,7 @@ def _headline(results: dict) -> list[str]:
     return lines
 
 
-def _per_class(results: dict) -> list[str]:
+def per_class_table(results: dict) -> list[str]:
     has_base = "tfidf_logreg" in results
     head = "| label | precision | recall | F1 [95% CI] | support |" + (" TF-IDF F1 | majority F1 |" if has_base else "")
     lines = [head, "|---|---|---|---|---|" + ("---|---|" if has_base else "")]
@@ -64,11 +64,11 @@ def render_report(results: dict, ecfg) -> str:
         "",
         "## Headline figures",
         "",
-        *_headline(results),
+        *headline_table(results),
         "",
         "## Per class (fine-tuned model)",
         "",
-        *_per_class(results),
+        *per_class_table(results),
         "",
         "## Confusion matrix",
         "",

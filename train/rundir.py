@@ -18,7 +18,9 @@ from pathlib import Path
 from .errors import UserError
 
 RUN_FILES = ("config.yaml", "labels.json", "metrics.json", "run.json", "test_predictions.jsonl",
-             "confusion_matrix.png", "config.json", "model.safetensors", "README.md")
+             "confusion_matrix.png", "config.json", "model.safetensors", "README.md", "temperature.json",
+             "eval-test/metrics.json", "eval-test/report.md", "eval-test/predictions.jsonl",
+             "eval-test/confusion_matrix.png", "eval-test/reliability.png")
 
 
 def check_target(run_dir: Path, overwrite: bool) -> None:
