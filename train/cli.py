@@ -44,6 +44,36 @@ def _cv(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from pathlib import Path
+
+    from .predict import PredictOptions, parse_shard, run_predict
+
+    options = PredictOptions(output=Path(args.output), fmt=args.format, text_field=args.text_field,
+                             id_field=args.id_field, batch_size=args.batch_size, buffer=args.buffer,
+                             shard=parse_shard(args.shard), resume=args.resume, overwrite=args.overwrite,
+                             on_error=args.on_error, backend=args.backend, threads=args.threads)
+    run_predict(args.paths, options)
+    return 0
+
+
+def _export(args) -> int:
+    from .onnx_export import export_onnx
+
+    if not args.onnx:
+        raise UserError("nothing to export: pass --onnx (optionally with --int8)")
+    for path in export_onnx(args.run_dir, int8=args.int8):
+        print(f"Wrote {path}")
+    return 0
+
+
+def _merge(args) -> int:
+    from .predict import merge_outputs
+
+    print(f"Wrote {merge_outputs(args.parts, args.output)}")
+    return 0
+
+
 def _card(args) -> int:
     from .card import write_card
 
@@ -104,6 +134,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="evaluation config, e.g. configs/eval-frame-minilm.yaml")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any field, e.g. data_file=x.jsonl")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="label paragraphs of new articles (txt folders, jsonl, csv, html), streaming")
+    p.add_argument("paths", nargs="+", metavar="RUN_DIR... INPUT...",
+                   help="one or more run directories, then input files or folders")
+    p.add_argument("--output", "-o", required=True, help="paragraph records; summaries go to <stem>.articles<suffix>")
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
+    p.add_argument("--text-field", default="text", help="text column of .jsonl/.csv inputs")
+    p.add_argument("--id-field", default=None, help="article-id column of .jsonl/.csv inputs")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--buffer", type=int, default=1024, help="paragraphs read, sorted by length and written at a time")
+    p.add_argument("--shard", default=None, metavar="I/N", help="process the I-th of N deterministic parts (1-based)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished buffer")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--on-error", default="stop", choices=["stop", "skip"],
+                   help="a bad input file stops the run (nothing written) or is reported and skipped")
+    p.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("export", help="export a run to ONNX (optionally int8-quantised) for `predict --backend onnx`")
+    p.add_argument("run_dir")
+    p.add_argument("--onnx", action="store_true", help="write RUN_DIR/onnx/model.onnx")
+    p.add_argument("--int8", action="store_true", help="also write a dynamically int8-quantised model.int8.onnx")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("merge", help="combine --shard outputs into one file")
+    p.add_argument("parts", nargs="+")
+    p.add_argument("--output", "-o", required=True)
+    p.set_defaults(func=_merge)
 
     p = sub.add_parser("cv", help="grouped (by article) stratified K-fold cross-validation of the full recipe")
     p.add_argument("config", help="training config, e.g. configs/frame-minilm.yaml")

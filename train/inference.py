@@ -5,6 +5,8 @@ Needs only a run directory's model and tokenizer, never training code.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -29,3 +31,40 @@ def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64, 
             bar.update(len(idx))
     bar.close()
     return out
+
+
+class TorchScorer:
+    """Logits from a transformers model for a padded numpy batch."""
+
+    def __init__(self, model):
+        self.model = model.eval()
+        accepted = inspect.signature(model.forward).parameters
+        self.input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in accepted]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            tensors = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
+            return self.model(**tensors).logits.float().numpy()
+
+
+def window_probabilities(scorer, tokenizer, texts: list[str], *, max_length: int, stride: int, batch_size: int,
+                         to_probabilities, sort_by_length: bool = True) -> np.ndarray:
+    """Probabilities per text. A text longer than the model's window is cut into overlapping windows (`stride`
+    tokens shared between neighbours) and its windows' probabilities are averaged. Windows are sorted by length
+    so that each batch pads to a similar length."""
+    encoded = tokenizer(texts, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)
+    owner = np.asarray(encoded["overflow_to_sample_mapping"])
+    lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(owner))
+    order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(len(owner))
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
+    window_probs = None
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        batch = tokenizer.pad({k: [encoded[k][i] for i in idx] for k in keys}, return_tensors="np")
+        probs = to_probabilities(scorer({k: np.asarray(v, dtype=np.int64) for k, v in batch.items()}))
+        if window_probs is None:
+            window_probs = np.empty((len(owner), probs.shape[1]), dtype=np.float64)
+        window_probs[idx] = probs
+    totals = np.zeros((len(texts), window_probs.shape[1]))
+    np.add.at(totals, owner, window_probs)
+    return totals / np.bincount(owner, minlength=len(texts))[:, None]

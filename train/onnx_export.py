@@ -1,0 +1,113 @@
+"""`framing export RUN_DIR --onnx [--int8]`: ONNX copies of a run's model for fast CPU inference with onnxruntime.
+
+RUN_DIR/onnx/model.onnx (fp32) and, with --int8, RUN_DIR/onnx/model.int8.onnx (dynamic int8 quantisation of
+the linear layers). `framing predict --backend onnx|onnx-int8` uses them; the tokenizer stays the run's own.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+ONNX_DIR = "onnx"
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _require_onnxruntime():
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise UserError("the ONNX backend needs onnxruntime and onnx: pip install onnx onnxruntime") from None
+
+
+def export_onnx(run_dir: str | Path, int8: bool = False, opset: int = 17) -> list[Path]:
+    """Trace the model with eager attention (the SDPA mask path does not trace) and check it against torch."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from .modeling import check_local_model_dir, load_tokenizer
+
+    _require_onnxruntime()
+    run = Path(run_dir)
+    check_local_model_dir(run)
+    tokenizer = load_tokenizer(str(run))
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(run), use_safetensors=True, trust_remote_code=False, attn_implementation="eager").eval()
+    sample = tokenizer(["A short example paragraph.", "Another, somewhat longer example paragraph for tracing."],
+                       padding=True, return_tensors="pt")
+    names = [n for n in INPUT_NAMES if n in sample]
+    with torch.no_grad():
+        reference = model(**sample).logits.numpy()
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs):
+            return self.inner(**dict(zip(names, inputs))).logits
+
+    target_dir = run / ONNX_DIR
+    work = Path(tempfile.mkdtemp(prefix=".onnx.partial-", dir=run))
+    try:
+        fp32 = work / "model.onnx"
+        dynamic = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+        torch.onnx.export(LogitsOnly(model), tuple(sample[n] for n in names), str(fp32), dynamo=False,
+                          input_names=names, output_names=["logits"], dynamic_axes=dynamic, opset_version=opset)
+        written = [fp32]
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(fp32), str(work / "model.int8.onnx"), weight_type=QuantType.QInt8)
+            written.append(work / "model.int8.onnx")
+        feed = {n: sample[n].numpy() for n in names}
+        check = float(np.abs(OnnxScorer.from_file(fp32)(feed) - reference).max())
+        if check > 1e-3:
+            raise UserError(f"{run}: the ONNX export disagrees with torch (max |logit difference| {check:.2e}); not written")
+        (work / "export.json").write_text(json.dumps({"opset": opset, "inputs": names, "max_abs_logit_diff_fp32": check,
+                                                      "int8": int8}, indent=2) + "\n", encoding="utf-8")
+        if target_dir.exists():
+            shutil.rmtree(target_dir)
+        work.rename(target_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return [target_dir / p.name for p in written]
+
+
+class OnnxScorer:
+    """Logits from an exported model with onnxruntime (CPU), same call shape as inference.TorchScorer."""
+
+    def __init__(self, run_dir: Path, int8: bool = False):
+        path = Path(run_dir) / ONNX_DIR / ("model.int8.onnx" if int8 else "model.onnx")
+        if not path.is_file():
+            flag = " --int8" if int8 else ""
+            raise UserError(f"{path}: missing; run `framing export {run_dir} --onnx{flag}` first")
+        self._init(path)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "OnnxScorer":
+        scorer = cls.__new__(cls)
+        scorer._init(path)
+        return scorer
+
+    def _init(self, path: Path) -> None:
+        import os
+
+        _require_onnxruntime()
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(["logits"], {n: batch[n].astype(np.int64) for n in self.input_names})[0]
