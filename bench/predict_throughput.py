@@ -52,6 +52,8 @@ def child(arm: str, run_dir: str, input_path: str, labels_out: str) -> None:
         labels = [out["label"] for out in classifier(texts, batch_size=32)]
         seconds = time.perf_counter() - start
     else:
+        from transformers import AutoModelForSequenceClassification  # noqa: F401  library imports stay outside
+        from train.inference import TorchScorer  # noqa: F401  the timer, as for the pipeline arm
         from train.predict import PredictOptions, run_predict
 
         out = Path(labels_out).with_suffix(".records.jsonl")

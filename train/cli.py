@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
     p.add_argument("--text-field", default="text", help="text column of .jsonl/.csv inputs")
     p.add_argument("--id-field", default=None, help="article-id column of .jsonl/.csv inputs")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=16, help="paragraph windows per forward pass")
     p.add_argument("--buffer", type=int, default=1024, help="paragraphs read, sorted by length and written at a time")
     p.add_argument("--shard", default=None, metavar="I/N", help="process the I-th of N deterministic parts (1-based)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished buffer")

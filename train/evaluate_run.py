@@ -141,7 +141,8 @@ def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
 
         write_card(run, shown_dir=shown)  # the card carries the test evaluation's CIs and baselines
     m = model_report["bootstrap"]["macro_f1"]
-    print(f"{source}: n={len(rows)}  macro-F1 {m['point']:.4f} (95% CI {m['ci'][0]:.4f}-{m['ci'][1]:.4f})  -> {out_dir}")
+    shown_out = shown / out_dir.relative_to(run) if out_dir.is_relative_to(run) else out_dir
+    print(f"{source}: n={len(rows)}  macro-F1 {m['point']:.4f} (95% CI {m['ci'][0]:.4f}-{m['ci'][1]:.4f})  -> {shown_out}")
     for name in ("tfidf_logreg", "majority"):
         if name in results:
             g = results[name]["gain_macro_f1"]

@@ -57,11 +57,19 @@ def window_probabilities(scorer, tokenizer, texts: list[str], *, max_length: int
     lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(owner))
     order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(len(owner))
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
+    pad_values = {"input_ids": tokenizer.pad_token_id or 0, "attention_mask": 0, "token_type_ids": 0}
     window_probs = None
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        batch = tokenizer.pad({k: [encoded[k][i] for i in idx] for k in keys}, return_tensors="np")
-        probs = to_probabilities(scorer({k: np.asarray(v, dtype=np.int64) for k, v in batch.items()}))
+        width = int(lengths[idx].max())
+        batch = {}
+        for key in keys:  # right-padding by hand: tokenizer.pad on Python lists costs more than it should
+            array = np.full((len(idx), width), pad_values[key], dtype=np.int64)
+            for row, i in enumerate(idx):
+                values = encoded[key][i]
+                array[row, :len(values)] = values
+            batch[key] = array
+        probs = to_probabilities(scorer(batch))
         if window_probs is None:
             window_probs = np.empty((len(owner), probs.shape[1]), dtype=np.float64)
         window_probs[idx] = probs

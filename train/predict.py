@@ -290,7 +290,7 @@ class PredictOptions:
     fmt: str = "jsonl"
     text_field: str = "text"
     id_field: str | None = None
-    batch_size: int = 64
+    batch_size: int = 16  # sorted buffers leave little padding; on CPU, small batches measured fastest
     buffer: int = 1024
     shard: tuple[int, int] | None = None
     resume: bool = False
