@@ -78,9 +78,10 @@ def _data_section(metrics: dict, labels: dict) -> str:
     sizes, articles = metrics["split_sizes"], metrics.get("split_articles", {})
     counts = metrics.get("label_counts", {})
     lines = [
-        "English news paragraphs about armed conflicts and military interventions (2001-2026), each labelled by "
-        "the project codebook. The text was written for this project (no sentence copied from any source) and "
-        "the labels were checked by blind double annotation of a sample; see the data card `data/README.md`.",
+        "English news paragraphs about armed conflicts and military interventions, each labelled by the project "
+        "codebook. The text was written for this project (no sentence copied from any source); the labels were "
+        "checked by blind double annotation of a sample, adjudication and a consistency review. Conflicts, years, "
+        "outlet types and agreement figures are in the data card `data/README.md`.",
         "",
         "| split | paragraphs | articles |" + "".join(f" `{n}` |" for n in labels["labels"]),
         "|---|---|---|" + "---|" * len(labels["labels"]),
@@ -165,7 +166,7 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
     kwargs = dict(
         model_name=run_name,
         summary=(
-            f"A {labels['problem_type'].replace('_', ' ')} model that labels English news paragraphs about armed "
+            f"A {labels['problem_type'].replace('_label_classification', '-label classification')} model that labels English news paragraphs about armed "
             f"conflicts and military interventions with their `{labels['field']}` ({', '.join(labels['labels'])}). "
             f"Fine-tuned from `{base_model}`. Test macro-F1 **{_fmt(test['macro_f1'])}** on {test['n']} held-out paragraphs."
         ),

@@ -27,7 +27,7 @@ from .rundir import atomic_directory, read_json, write_json, write_jsonl
 
 def run_label_set(run_dir: Path) -> LabelSet:
     info = read_json(run_dir / "labels.json")
-    return LabelSet(field=info["field"], names=tuple(info["labels"]), problem_type=info["problem_type"])
+    return LabelSet.from_json(info)
 
 
 def run_config(run_dir: Path) -> RunConfig:
@@ -129,9 +129,10 @@ def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
                                if f != labels.field}
         results["by_field"] = {k: v for k, v in results["by_field"].items() if v}
         confusion_matrix_png(model_report["confusion_matrix"]["matrix"], list(labels.names),
-                             work / "confusion_matrix.png", f"{run.name}: {Path(source).name if ecfg.data_file else ecfg.split}")
+                             work / "confusion_matrix.png", f"{shown.name}: {Path(source).name if ecfg.data_file else ecfg.split}")
         reliability_png({"raw": (probs_raw, y), f"T = {temperature:.2f}": (probs, y)}, work / "reliability.png",
-                        f"{run.name}: reliability", ecfg.calibration_bins)
+                        f"{shown.name}: reliability ({ecfg.split if not ecfg.data_file else Path(source).name})",
+                        ecfg.calibration_bins)
         fields = dict(id_field=cfg.data.id_field, group_field=group_field, text_field=text_field)
         write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **fields))
         write_json(work / "metrics.json", results)

@@ -57,6 +57,11 @@ class LabelSet:
             return [n for n, p, t in zip(self.names, probabilities, cut) if p >= t]
         return self.names[int(np.argmax(probabilities))]
 
+    @classmethod
+    def from_json(cls, info: dict) -> "LabelSet":
+        """The inverse of to_json: a run directory's labels.json."""
+        return cls(field=info["field"], names=tuple(info["labels"]), problem_type=info["problem_type"])
+
     def to_json(self) -> dict:
         return {
             "field": self.field,

@@ -106,15 +106,18 @@ def build_classifier(model_cfg, labels: LabelSet):
     return tokenizer, model
 
 
-def load_trained(run_dir: str | Path):
-    """A finished run directory -> (tokenizer, model) for inference, refusing pickles and remote code."""
+def load_trained_model(run_dir: str | Path, **kwargs):
+    """A finished run's model for inference: safetensors only, no remote code, eval mode."""
     from transformers import AutoModelForSequenceClassification
 
     path = Path(run_dir)
     check_local_model_dir(path)
-    tokenizer = load_tokenizer(str(path))
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(path), use_safetensors=True, trust_remote_code=False
+        str(path), use_safetensors=True, trust_remote_code=False, **kwargs
     )
-    model.eval()
-    return tokenizer, model
+    return model.eval()
+
+
+def load_trained(run_dir: str | Path):
+    """A finished run directory -> (tokenizer, model) for inference, refusing pickles and remote code."""
+    return load_tokenizer(str(run_dir)), load_trained_model(run_dir)

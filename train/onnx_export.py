@@ -29,16 +29,13 @@ def _require_onnxruntime():
 def export_onnx(run_dir: str | Path, int8: bool = False, opset: int = 17) -> list[Path]:
     """Trace the model with eager attention (the SDPA mask path does not trace) and check it against torch."""
     import torch
-    from transformers import AutoModelForSequenceClassification
 
-    from .modeling import check_local_model_dir, load_tokenizer
+    from .modeling import load_tokenizer, load_trained_model
 
     _require_onnxruntime()
     run = Path(run_dir)
-    check_local_model_dir(run)
+    model = load_trained_model(run, attn_implementation="eager")
     tokenizer = load_tokenizer(str(run))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(run), use_safetensors=True, trust_remote_code=False, attn_implementation="eager").eval()
     sample = tokenizer(["A short example paragraph.", "Another, somewhat longer example paragraph for tracing."],
                        padding=True, return_tensors="pt")
     names = [n for n in INPUT_NAMES if n in sample]

@@ -68,7 +68,7 @@ def load_model(run_dir: Path, backend: str, taken: set[str]) -> LoadedModel:
 
     check_local_model_dir(run_dir)
     info = read_json(run_dir / "labels.json")
-    labels = LabelSet(field=info["field"], names=tuple(info["labels"]), problem_type=info["problem_type"])
+    labels = LabelSet.from_json(info)
     config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
     max_length = int(config.get("model", {}).get("max_length", 256))
     temperature = read_json(run_dir / "temperature.json")["temperature"] if (run_dir / "temperature.json").is_file() else 1.0
@@ -77,13 +77,10 @@ def load_model(run_dir: Path, backend: str, taken: set[str]) -> LoadedModel:
         thresholds = np.asarray([read_json(run_dir / "thresholds.json")["thresholds"][n] for n in labels.names])
     tokenizer = load_tokenizer(str(run_dir))
     if backend == "torch":
-        from transformers import AutoModelForSequenceClassification
-
         from .inference import TorchScorer
+        from .modeling import load_trained_model
 
-        model = AutoModelForSequenceClassification.from_pretrained(str(run_dir), use_safetensors=True,
-                                                                   trust_remote_code=False)
-        scorer = TorchScorer(model)
+        scorer = TorchScorer(load_trained_model(run_dir))
     else:
         from .onnx_export import OnnxScorer
 
