@@ -195,7 +195,8 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
         limitations=_limitations(metrics, labels, config),
         **_evaluation_section(run_dir),
         snippet=snippet,
-        cli_line=f"framing evaluate configs/eval-frame-minilm.yaml run_dir={shlex.quote(shown)} data_file=labelled.jsonl",
+        cli_line=(f"framing predict {shlex.quote(shown)} articles/ --output predictions.jsonl\n"
+                  f"framing evaluate configs/eval-frame-minilm.yaml run_dir={shlex.quote(shown)} data_file=labelled.jsonl"),
         citation=CITATION,
     )
     template = resources.files("train").joinpath("templates/modelcard.md")
