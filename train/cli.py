@@ -14,6 +14,9 @@ EXAMPLES = """examples:
   framing evaluate configs/eval-frame-minilm.yaml
   framing evaluate configs/eval-frame-minilm.yaml data_file=my_labelled.jsonl
   framing cv configs/frame-minilm.yaml --folds 5
+  framing predict models/frame-minilm articles/ --output predictions.jsonl
+  framing predict models/frame-minilm feed.jsonl --id-field url --shard 1/4 --output part1.jsonl
+  framing export models/frame-minilm --onnx --int8
   framing card models/frame-minilm
   framing push models/frame-minilm --repo-id my-lab/frame-minilm --private
   framing data check data/paragraphs.jsonl
