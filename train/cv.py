@@ -15,7 +15,7 @@ import numpy as np
 
 from .baselines import tfidf_baseline
 from .config import load_config
-from .data import label_strata, load_records, split_train_validation, to_datasets
+from .data import grouped_kfold, label_strata, load_records, split_train_validation, to_datasets
 from .errors import UserError
 from .labels import LabelSet
 from .metrics import full_report
@@ -24,18 +24,9 @@ from .rundir import atomic_directory, provenance, write_json
 
 def grouped_folds(records: list[dict], labels: LabelSet, folds: int, seed: int, group_field: str):
     """(rest, test) record lists per fold; every article is in exactly one test fold."""
-    import warnings
-
-    from sklearn.model_selection import StratifiedGroupKFold
-
     groups = [r[group_field] for r in records]
-    if len(set(groups)) < folds:
-        raise UserError(f"--folds {folds}: only {len(set(groups))} articles in the data")
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        for rest_idx, test_idx in splitter.split(np.zeros(len(records)), label_strata(records, labels), groups):
-            yield [records[i] for i in rest_idx], [records[i] for i in test_idx]
+    for rest_idx, test_idx in grouped_kfold(label_strata(records, labels), groups, folds, seed):
+        yield [records[i] for i in rest_idx], [records[i] for i in test_idx]
 
 
 def _summary(values: list[float]) -> dict:

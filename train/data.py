@@ -165,6 +165,18 @@ def label_strata(records: list[dict], labels: LabelSet) -> list[str]:
     return [r[labels.field] for r in records]
 
 
+def grouped_kfold(strata: list[str], groups: list[str], n_splits: int, seed: int):
+    """(kept, held-out) row indices per fold: stratified by label, whole groups only, deterministic for a seed."""
+    if len(set(groups)) < n_splits:
+        raise UserError(f"only {len(set(groups))} articles: too few for {n_splits} grouped folds; add data")
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # Rare classes with fewer members than folds only warn; the folds stay grouped and valid.
+        warnings.simplefilter("ignore", UserWarning)
+        for keep, out in splitter.split(np.zeros(len(strata)), strata, groups):
+            yield np.sort(keep), np.sort(out)
+
+
 def grouped_split(strata: list[str], groups: list[str], held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Hold out about `held_out` of the rows as whole groups, balancing label shares. Deterministic for a seed."""
     n_splits = max(2, int(round(1.0 / held_out)))
@@ -172,12 +184,7 @@ def grouped_split(strata: list[str], groups: list[str], held_out: float, seed: i
         raise UserError(
             f"only {len(set(groups))} articles: too few to hold out {held_out:.0%} of them; add data or give split files"
         )
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # Rare classes with fewer members than folds only warn; the split stays grouped and valid.
-        warnings.simplefilter("ignore", UserWarning)
-        keep, out = next(splitter.split(np.zeros(len(strata)), strata, groups))
-    return np.sort(keep), np.sort(out)
+    return next(grouped_kfold(strata, groups, n_splits, seed))
 
 
 def split_records(records: list[dict], labels: LabelSet, *, validation_size: float, test_size: float,
