@@ -39,18 +39,20 @@ def write_input(texts: list[str], path: Path) -> None:
 
 
 def child(arm: str, run_dir: str, input_path: str, labels_out: str) -> None:
-    """One arm, in a fresh process: time the work, report labels and peak RSS."""
+    """One arm, in a fresh process: time the work, read peak RSS right after it, then report labels."""
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
-    texts = [json.loads(line)["text"] for line in open(input_path, encoding="utf-8")]
     if arm == "pipeline":
         from transformers import pipeline
 
+        texts = [json.loads(line)["text"] for line in open(input_path, encoding="utf-8")]
         start = time.perf_counter()  # both arms are timed from run directory to labels, model loading included
         classifier = pipeline("text-classification", model=run_dir)
         labels = [out["label"] for out in classifier(texts, batch_size=32)]
         seconds = time.perf_counter() - start
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        n = len(texts)
     else:
         from transformers import AutoModelForSequenceClassification  # noqa: F401  library imports stay outside
         from train.inference import TorchScorer  # noqa: F401  the timer, as for the pipeline arm
@@ -59,13 +61,14 @@ def child(arm: str, run_dir: str, input_path: str, labels_out: str) -> None:
         out = Path(labels_out).with_suffix(".records.jsonl")
         options = PredictOptions(output=out, backend=arm, id_field="id", progress=False, overwrite=True)
         start = time.perf_counter()
-        run_predict([run_dir, input_path], options)
+        run_predict([run_dir, input_path], options)  # streams: the input is never held in memory here
         seconds = time.perf_counter() - start
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         field = json.loads((Path(run_dir) / "labels.json").read_text())["field"]
         labels = [json.loads(line)[field] for line in out.open(encoding="utf-8")]
+        n = len(labels)
     Path(labels_out).write_text(json.dumps(labels))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"arm": arm, "n": len(texts), "seconds": seconds, "peak_rss_mb": peak_mb}))
+    print(json.dumps({"arm": arm, "n": n, "seconds": seconds, "peak_rss_mb": peak_mb}))
 
 
 def run_arm(arm: str, run_dir: str, input_path: Path, work: Path) -> dict:
