@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .errors import UserError
-from .labels import LabelSet
+from .labels import EMPTY_MULTI_LABEL, LabelSet
 
 
 @dataclass
@@ -140,7 +140,7 @@ def score_buffer(models: list[LoadedModel], buffer, options) -> list[dict]:
         for record, p in zip(records, probs):
             label = m.labels.decode(p, m.thresholds)
             if m.labels.is_multi_label and not label:
-                label = ["none"]
+                label = [EMPTY_MULTI_LABEL]
             record[m.key] = label
             record[f"{m.key}_probabilities"] = {n: round(float(v), 6) for n, v in zip(m.labels.names, p)}
     for record in records:
@@ -242,14 +242,14 @@ def _read_labels(path: Path, fmt: str, models: list[LoadedModel]):
 def _article_summary(article_id, source, labels_seen: list[dict], models: list[LoadedModel]) -> dict:
     summary = {"article_id": article_id, "source": source, "paragraphs": len(labels_seen)}
     for m in models:
-        counts = dict.fromkeys(list(m.labels.names) + (["none"] if m.labels.is_multi_label else []), 0)
+        counts = dict.fromkeys(list(m.labels.names) + ([EMPTY_MULTI_LABEL] if m.labels.is_multi_label else []), 0)
         for labels in labels_seen:
             for name in (labels[m.key] if isinstance(labels[m.key], list) else [labels[m.key]]):
                 counts[name] += 1
         shares = {n: round(c / len(labels_seen), 6) for n, c in counts.items()}
-        framed = {n: c for n, c in counts.items() if n != "none" and c > 0}
+        framed = {n: c for n, c in counts.items() if n != EMPTY_MULTI_LABEL and c > 0}
         summary[f"{m.key}_shares"] = shares
-        summary[f"{m.key}_dominant"] = max(framed, key=framed.get) if framed else "none"
+        summary[f"{m.key}_dominant"] = max(framed, key=framed.get) if framed else EMPTY_MULTI_LABEL
     return summary
 
 
