@@ -105,7 +105,7 @@ def format_audit(result: dict, folds: int = 5) -> str:
             f"  TF-IDF + logistic regression, full text: {100 * full['mean']:.1f} ± {100 * full['std']:.1f}",
             f"  names-only bag of words:                 {100 * names['mean']:.1f} ± {100 * names['std']:.1f}",
             f"  gap: {block['gap_points']:.1f} points",
-            f"  20 purest tokens (at least 20 paragraphs):",
+            "  20 purest tokens (at least 20 paragraphs):",
         ]
         lines += [f"    {r['token']:<18}{r['count']:>5}  {r['label']:<18}{100 * r['purity']:5.1f}%"
                   for r in block["purest_tokens"]]

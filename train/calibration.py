@@ -7,14 +7,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from .metrics import softmax
+
 TEMPERATURE_FILE = "temperature.json"
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def nll(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:

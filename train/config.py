@@ -48,6 +48,11 @@ class DataConfig(BaseModel):
     conflict_field: str = "conflict"
     """Column naming the conflict (used by test_conflicts and per-conflict error analysis)."""
 
+    @property
+    def fields(self) -> dict[str, str]:
+        """The column names every reader and writer of records needs, as keyword arguments."""
+        return {"text_field": self.text_field, "id_field": self.id_field, "group_field": self.group_field}
+
     @model_validator(mode="after")
     def _one_source(self):
         split_files = [self.train_file, self.validation_file, self.test_file]

@@ -45,8 +45,7 @@ def run_cv(config_path: str, overrides: list[str], folds: int, overwrite: bool =
     labels = cfg.task.label_set()
     if labels.is_multi_label:
         raise UserError("framing cv scores single-label tasks; use a frame or stance config")
-    fields = dict(text_field=cfg.data.text_field, id_field=cfg.data.id_field, group_field=cfg.data.group_field)
-    records = load_records(cfg.data.path, labels, **fields)
+    records = load_records(cfg.data.path, labels, **cfg.data.fields)
     out_dir = Path(cfg.output.dir) / f"{cfg.run_name}-cv{folds}"
     started = time.perf_counter()
     per_fold = []

@@ -28,7 +28,8 @@ class Row:
     record: dict
 
 
-def _normalise_text(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """Whitespace-folded, case-folded text: what counts as the same paragraph."""
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
@@ -140,7 +141,7 @@ def validate_rows(path: str | Path, rows: list[Row], labels: LabelSet, *, text_f
             problems.append(f"{where}: field {id_field!r} duplicates id {pid!r} first seen on line {seen_ids[pid]}")
             continue
         seen_ids[pid] = row.line
-        key = _normalise_text(text)
+        key = normalise_text(text)
         if key in seen_texts and seen_texts[key][1] != gold:
             first_line, first_gold = seen_texts[key]
             problems.append(
@@ -236,14 +237,13 @@ def _check_disjoint(splits: dict[str, list[dict]], field: str, what: str) -> Non
 
 def load_splits(data_cfg, labels: LabelSet, seed: int) -> DatasetDict:
     """The three splits as a DatasetDict, from split files or by a grouped stratified split of one file."""
-    fields = dict(text_field=data_cfg.text_field, id_field=data_cfg.id_field, group_field=data_cfg.group_field)
     if data_cfg.train_file:
         files = {"train": data_cfg.train_file, "validation": data_cfg.validation_file, "test": data_cfg.test_file}
-        splits = {name: load_records(path, labels, **fields) for name, path in files.items()}
+        splits = {name: load_records(path, labels, **data_cfg.fields) for name, path in files.items()}
         _check_disjoint(splits, data_cfg.id_field, "id")
         _check_disjoint(splits, data_cfg.group_field, "article")
     else:
-        records = load_records(data_cfg.path, labels, **fields)
+        records = load_records(data_cfg.path, labels, **data_cfg.fields)
         if data_cfg.test_conflicts:
             splits = split_by_conflict(records, labels, test_conflicts=data_cfg.test_conflicts,
                                        conflict_field=data_cfg.conflict_field, validation_size=data_cfg.validation_size,

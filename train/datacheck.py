@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from .data import read_rows
+from .data import normalise_text, read_rows
 from .errors import DataError
 from .labels import CODEBOOK_LABELS
 
@@ -75,7 +74,7 @@ def check_corpus(path: str | Path) -> dict:
         if r["id"] in ids:
             problems.append(f"{where}: field 'id' duplicates {r['id']!r} from line {ids[r['id']]}")
         ids.setdefault(r["id"], row.line)
-        key = re.sub(r"\s+", " ", r["text"]).strip().casefold()
+        key = normalise_text(r["text"])
         if key in texts:
             problems.append(f"{where}: field 'text' repeats line {texts[key]}")
         texts.setdefault(key, row.line)

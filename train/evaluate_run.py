@@ -40,8 +40,7 @@ def run_config(run_dir: Path) -> RunConfig:
 def _eval_rows(ecfg: EvalConfig, cfg: RunConfig, labels: LabelSet, splits) -> tuple[list[dict], str]:
     if not ecfg.data_file:
         return splits[ecfg.split].to_list(), f"{ecfg.split} split of {cfg.data.path or cfg.data.test_file}"
-    fields = dict(text_field=cfg.data.text_field, id_field=cfg.data.id_field, group_field=cfg.data.group_field)
-    rows = load_records(ecfg.data_file, labels, **fields)
+    rows = load_records(ecfg.data_file, labels, **cfg.data.fields)
     return rows, ecfg.data_file
 
 
@@ -133,8 +132,7 @@ def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
         reliability_png({"raw": (probs_raw, y), f"T = {temperature:.2f}": (probs, y)}, work / "reliability.png",
                         f"{shown.name}: reliability ({ecfg.split if not ecfg.data_file else Path(source).name})",
                         ecfg.calibration_bins)
-        fields = dict(id_field=cfg.data.id_field, group_field=group_field, text_field=text_field)
-        write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **fields))
+        write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **cfg.data.fields))
         write_json(work / "metrics.json", results)
         (work / "report.md").write_text(render_report(results, ecfg), encoding="utf-8")
     if out_dir.resolve() == (run / DEFAULT_EVAL_DIR).resolve() and (run / "README.md").is_file():

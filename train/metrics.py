@@ -19,9 +19,15 @@ def probabilities(logits: np.ndarray, labels: LabelSet) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)
     if labels.is_multi_label:
         return 1.0 / (1.0 + np.exp(-logits))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return softmax(logits)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of logits / temperature, shifted by the row maximum so large logits do not overflow."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def predicted_indices(probs: np.ndarray, labels: LabelSet, thresholds: np.ndarray | None = None) -> np.ndarray:

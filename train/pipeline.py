@@ -65,14 +65,13 @@ def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet,
     """
     from .inference import predict_logits
 
-    fields = dict(id_field=cfg.data.id_field, group_field=cfg.data.group_field, text_field=cfg.data.text_field)
     model = trainer.model.eval()
     reports, test_records, logits_by_split = {}, [], {}
     for split in ("validation", "test"):
         rows = splits[split].to_list()
         logits = predict_logits(model, tokenizer, [r[cfg.data.text_field] for r in rows],
                                 batch_size=cfg.training.eval_batch_size, max_length=cfg.model.max_length)
-        report, records = evaluate_logits(logits, rows, labels, fields=fields, out_dir=work,
+        report, records = evaluate_logits(logits, rows, labels, fields=cfg.data.fields, out_dir=work,
                                           split_name=split, title=cfg.run_name)
         reports[split] = report
         logits_by_split[split] = (logits, [labels.encode(r[labels.field]) for r in rows])
@@ -148,7 +147,7 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
     check_target(cfg.run_dir, cfg.output.overwrite)
     setup_runtime(cfg)
     splits = load_splits(cfg.data, labels, cfg.seed)
-    print(f"Data: " + ", ".join(f"{name}={len(ds)}" for name, ds in splits.items()) + f" paragraphs; labels: {', '.join(labels.names)}")
+    print("Data: " + ", ".join(f"{name}={len(ds)}" for name, ds in splits.items()) + f" paragraphs; labels: {', '.join(labels.names)}")
     _, base_model = resolve_model_source(cfg.model.name_or_path)
     tokenizer, model = build_classifier(cfg.model, labels)
     with atomic_directory(cfg.run_dir, cfg.output.overwrite) as work:
