@@ -26,3 +26,14 @@ def tiny_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs")
     os.chdir(ROOT)
     return run_training("configs/debug.yaml", [f"output.dir={out}"])
+
+
+@pytest.fixture(scope="session")
+def tiny_multilabel_run(tmp_path_factory) -> Path:
+    """The debug recipe on the multi-label `frames` field: sigmoid head, BCE, thresholds tuned on validation."""
+    from train.pipeline import run_training
+
+    out = tmp_path_factory.mktemp("runs-multilabel")
+    os.chdir(ROOT)
+    return run_training("configs/debug.yaml", [f"output.dir={out}", "run_name=debug-frames",
+                                               "task.label_field=frames", "training.epochs=3.0"])

@@ -13,7 +13,9 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .errors import UserError
+from .labels import EMPTY_MULTI_LABEL, MULTI_LABEL
 from .rundir import read_json
+from .thresholds import THRESHOLDS_FILE
 
 # Short statements of data/codebook.md, one per label.
 LABEL_MEANINGS = {
@@ -56,6 +58,13 @@ def _card_data(run_name: str, base_model: str, labels: dict, metrics: dict) -> M
         results.append(EvalResult(metric_type="accuracy", metric_name="Accuracy", metric_value=round(test["accuracy"], 4), **common))
     results.append(EvalResult(metric_type="f1", metric_name="Macro F1", metric_config="macro",
                               metric_value=round(test["macro_f1"], 4), **common))
+    if "micro_f1" in test:
+        results.append(EvalResult(metric_type="f1", metric_name="Micro F1", metric_config="micro",
+                                  metric_value=round(test["micro_f1"], 4), **common))
+        results.append(EvalResult(metric_type="exact_match", metric_name="Exact match",
+                                  metric_value=round(test["exact_match"], 4), **common))
+        results.append(EvalResult(metric_type="hamming_loss", metric_name="Hamming loss",
+                                  metric_value=round(test["hamming_loss"], 4), **common))
     for name, cls in test["per_class"].items():
         results.append(EvalResult(metric_type="f1", metric_name=f"F1 ({name})", metric_config=name,
                                   metric_value=round(cls["f1"], 4), **common))
@@ -68,7 +77,7 @@ def _card_data(run_name: str, base_model: str, labels: dict, metrics: dict) -> M
         base_model=hub_base,
         tags=["text-classification", "framing", "stance-detection" if labels["field"] == "stance" else "news-framing",
               "armed-conflict", "political-communication"],
-        metrics=["accuracy", "f1"] if "accuracy" in test else ["f1"],
+        metrics=["accuracy", "f1"] if "accuracy" in test else ["f1", "exact_match"],
         model_name=run_name,
         eval_results=results,
     )
@@ -106,8 +115,11 @@ def _limitations(metrics: dict, labels: dict, config: dict) -> list[str]:
         f"The test split is small ({test['n']} paragraphs), so figures move by several points between splits and seeds.",
         "The training text was written for this project in a news register; real outlets' style, length and topic mix "
         "differ, so accuracy on real feeds is not measured here and is likely lower.",
-        "Paragraphs mixing frames (e.g. strikes on militants that also killed civilians) have one gold primary frame; "
-        "the model's second choice is often the other frame present.",
+        ("Paragraphs mixing frames (e.g. strikes on militants that also killed civilians) carry every frame present; "
+         "the decision thresholds trade precision against recall per label and were tuned on a small validation split."
+         if labels["problem_type"] == MULTI_LABEL else
+         "Paragraphs mixing frames (e.g. strikes on militants that also killed civilians) have one gold primary frame; "
+         "the model's second choice is often the other frame present."),
         f"Text beyond {config['model']['max_length']} tokens is truncated in training and by a bare `pipeline()`; "
         "`framing predict` windows long paragraphs instead.",
         "English only. Conflicts, actors and outlet types seen in training are listed in the data card; others are "
@@ -117,6 +129,17 @@ def _limitations(metrics: dict, labels: dict, config: dict) -> list[str]:
         items.append("Stance is toward the intervention the paragraph discusses; sarcasm and implied criticism are "
                      "often read as neutral.")
     return items
+
+
+def _thresholds_text(metrics: dict) -> str:
+    t = metrics["thresholds"]
+    cuts = ", ".join(f"`{n}` {v:.2f}" for n, v in t["thresholds"].items())
+    at_half = metrics["test"].get("at_0.5", {}).get("macro_f1")
+    return (f"A label is predicted when its sigmoid probability reaches its own threshold, tuned on the validation "
+            f"split for the best F1 per label and stored in `{THRESHOLDS_FILE}`: {cuts}. Validation macro-F1 "
+            f"{_fmt(t['validation_macro_f1_at_0.5'])} with 0.5 for every label, {_fmt(t['validation_macro_f1_tuned'])} "
+            f"tuned; on the test split {_fmt(at_half)} at 0.5 and {_fmt(metrics['test']['macro_f1'])} tuned (the "
+            "figures below). A paragraph with no label predicted is reported as `none`.")
 
 
 def _evaluation_section(run_dir: Path) -> dict:
@@ -129,16 +152,18 @@ def _evaluation_section(run_dir: Path) -> dict:
     results = read_json(path)
     cal = results["calibration"]
     boot = results["model"]["bootstrap"]
+    image = "eval-test/reliability.png" if (run_dir / "eval-test" / "reliability.png").is_file() else None
     tables = "\n".join([
         f"With 95% bootstrap intervals ({boot['n_boot']} replicates resampling whole articles) and baselines trained "
         "on the same training split and scored on the same test split:", "",
         *headline_table(results), "", *per_class_table(results),
     ])
+    if "thresholds" in cal:
+        return {"ci_tables": tables, "calibration_text": None, "reliability_image": None}
     calibration = (f"Temperature scaling (T = {cal['temperature']:.3f}, fitted on the validation split) changes the test "
                    f"expected calibration error from {cal['ece_before']:.4f} to {cal['ece_after']:.4f} "
                    f"({cal['bins']} bins). The temperature is stored in `temperature.json`; `pipeline()` does not "
                    "apply it, so divide the logits by T yourself when you need calibrated probabilities.")
-    image = "eval-test/reliability.png" if (run_dir / "eval-test" / "reliability.png").is_file() else None
     return {"ci_tables": tables, "calibration_text": calibration, "reliability_image": image}
 
 
@@ -158,11 +183,23 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
     headline = [("accuracy", "Accuracy"), ("macro_f1", "Macro F1"), ("weighted_f1", "Weighted F1"),
                 ("micro_f1", "Micro F1"), ("exact_match", "Exact match"), ("hamming_loss", "Hamming loss")]
     example = "The strikes destroyed a militant training camp and killed two commanders of the group, the ministry said."
-    snippet = (
-        "from transformers import pipeline\n\n"
-        f"classifier = pipeline(\"text-classification\", model={shown!r})\n"
-        f"print(classifier({example!r}))"
-    )
+    multi = labels["problem_type"] == MULTI_LABEL
+    if multi:
+        snippet = (
+            "import json\nfrom pathlib import Path\n\nfrom transformers import pipeline\n\n"
+            f"run = Path({shown!r})\n"
+            "classifier = pipeline(\"text-classification\", model=str(run), top_k=None)  # sigmoid per label\n"
+            f"thresholds = json.loads((run / \"{THRESHOLDS_FILE}\").read_text())[\"thresholds\"]\n"
+            f"scores = classifier([{example!r}])[0]  # one list of label scores per input text\n"
+            "frames = [s[\"label\"] for s in scores if s[\"score\"] >= thresholds[s[\"label\"]]] or [\"none\"]\n"
+            "print(frames, scores)"
+        )
+    else:
+        snippet = (
+            "from transformers import pipeline\n\n"
+            f"classifier = pipeline(\"text-classification\", model={shown!r})\n"
+            f"print(classifier({example!r}))"
+        )
     kwargs = dict(
         model_name=run_name,
         summary=(
@@ -172,7 +209,10 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
         ),
         label_field=labels["field"],
         problem_kind="one label per paragraph" if labels["problem_type"].startswith("single") else "any subset of labels per paragraph",
-        label_rows=[(n, LABEL_MEANINGS.get(n, "see data/codebook.md")) for n in labels["labels"]],
+        label_rows=[(n, LABEL_MEANINGS.get(n, "see data/codebook.md")) for n in labels["labels"]]
+        + ([(EMPTY_MULTI_LABEL, "Reported when no label reaches its decision threshold (not a model output).")]
+           if multi else []),
+        thresholds_text=_thresholds_text(metrics) if multi else None,
         data_section=_data_section(metrics, labels),
         base_model=base_model,
         base_model_link=f"[`{base_model}`](https://huggingface.co/{base_model})" if is_hub_id(base_model) else f"`{base_model}` (a local model)",
@@ -190,7 +230,10 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
         n_test=test["n"], test_articles=metrics.get("split_articles", {}).get("test", "n/a"),
         headline_rows=[(label, _fmt(test[key]), _fmt(val.get(key))) for key, label in headline if key in test],
         per_class_rows=[(n, _fmt(c["precision"], 3), _fmt(c["recall"], 3), _fmt(c["f1"], 3), c["support"])
-                        for n, c in test["per_class"].items()],
+                        for n, c in test["per_class"].items()]
+        + ([(f"{test['no_label']['name']} (no label)", _fmt(test["no_label"]["precision"], 3),
+             _fmt(test["no_label"]["recall"], 3), _fmt(test["no_label"]["f1"], 3), test["no_label"]["support"])]
+           if "no_label" in test else []),
         confusion_image="confusion_matrix.png" if (run_dir / "confusion_matrix.png").is_file() else None,
         limitations=_limitations(metrics, labels, config),
         **_evaluation_section(run_dir),

@@ -60,8 +60,8 @@ def run_cv(config_path: str, overrides: list[str], folds: int, overwrite: bool =
                                   "test": test}, cfg.data, labels)
             setup_runtime(cfg)
             tokenizer, model = build_classifier(cfg.model, labels)
-            trainer, stats = train_model(cfg, model, tokenizer, splits, labels, fold_dir)
-            reports, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
+            trainer, stats = train_model(cfg, model, tokenizer, splits, labels, fold_dir, resume=False)
+            reports, _, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
             train_rows = splits["train"].to_list()
             y_test = np.asarray([labels.encode(r[labels.field]) for r in test])
             base_pred = tfidf_baseline([r[cfg.data.text_field] for r in train_rows],

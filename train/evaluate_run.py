@@ -12,17 +12,23 @@ import numpy as np
 import yaml
 
 from .baselines import majority_baseline, tfidf_baseline
-from .bootstrap import bootstrap_f1, bootstrap_macro_f1_difference
+from .bootstrap import (
+    bootstrap_f1,
+    bootstrap_macro_f1_difference,
+    bootstrap_multilabel,
+    bootstrap_multilabel_macro_f1_difference,
+)
 from .calibration import TEMPERATURE_FILE, expected_calibration_error, reliability_png, softmax
 from .config import EvalConfig, RunConfig
 from .data import METADATA_FIELDS, load_records, load_splits
 from .errors import UserError
 from .evaluation import prediction_records
 from .labels import LabelSet
-from .metrics import full_report
+from .metrics import full_report, predicted_indices, probabilities
 from .plots import confusion_matrix_png
 from .report import render_report
 from .rundir import atomic_directory, read_json, write_json, write_jsonl
+from .thresholds import THRESHOLDS_FILE, threshold_vector
 
 
 def run_label_set(run_dir: Path) -> LabelSet:
@@ -53,30 +59,72 @@ def _breakdown(rows: list[dict], y: np.ndarray, pred: np.ndarray, labels: LabelS
     out = []
     for value in sorted(set(values)):
         mask = values == value
+        hits = y[mask] == pred[mask]
         out.append({"value": value, "n": int(mask.sum()),
                     "macro_f1": float(f1_score(y[mask], pred[mask], labels=range(len(labels.names)),
                                                average="macro", zero_division=0)),
-                    "accuracy": float((y[mask] == pred[mask]).mean())})
+                    # multi-label: exact match (every label decision right)
+                    "accuracy": float((hits.all(axis=1) if hits.ndim == 2 else hits).mean())})
     return out
 
 
-def _confident_errors(rows, probs, y, labels: LabelSet, text_field: str, top: int) -> list[dict]:
-    pred = probs.argmax(axis=1)
-    wrong = np.flatnonzero(pred != y)
-    ranked = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:top]
-    return [{"id": rows[i].get("id"), "text": rows[i][text_field], "gold": labels.names[y[i]],
-             "predicted": labels.names[pred[i]], "probability": float(probs[i, pred[i]])} for i in ranked]
+def _confident_errors(rows, probs, y, pred, labels: LabelSet, text_field: str, top: int) -> list[dict]:
+    """The wrong decisions the model was surest of: the top class (single-label) or the label whose probability
+    sits furthest on the wrong side of its threshold (multi-label)."""
+    if labels.is_multi_label:
+        wrongness = np.where(pred != y, np.abs(probs - 0.5) + 0.5, 0.0).max(axis=1)
+        wrong = np.flatnonzero(wrongness > 0)
+        confidence = wrongness
+    else:
+        wrong = np.flatnonzero(pred != y)
+        confidence = probs[np.arange(len(pred)), pred]
+    ranked = wrong[np.argsort(-confidence[wrong], kind="stable")][:top]
+
+    def name(i, vector):
+        return labels.decode(vector[i].astype(float), np.full(len(labels.names), 0.5)) if labels.is_multi_label \
+            else labels.names[vector[i]]
+
+    return [{"id": rows[i].get("id"), "text": rows[i][text_field], "gold": name(i, y), "predicted": name(i, pred),
+             "probability": float(confidence[i])} for i in ranked]
 
 
 def _scored(name: str, y, pred, groups, labels: LabelSet, ecfg: EvalConfig) -> dict:
     report = full_report(y, pred, labels)
-    report["bootstrap"] = bootstrap_f1(y, pred, groups, len(labels.names), n_boot=ecfg.bootstrap_samples,
-                                       seed=ecfg.seed)
+    if labels.is_multi_label:
+        report["bootstrap"] = bootstrap_multilabel(y, pred, groups, n_boot=ecfg.bootstrap_samples, seed=ecfg.seed)
+    else:
+        report["bootstrap"] = bootstrap_f1(y, pred, groups, len(labels.names), n_boot=ecfg.bootstrap_samples,
+                                           seed=ecfg.seed)
     report["name"] = name
     return report
 
 
+def _gain(y, pred, base_pred, groups, labels: LabelSet, ecfg: EvalConfig) -> dict:
+    if labels.is_multi_label:
+        return bootstrap_multilabel_macro_f1_difference(y, pred, base_pred, groups, n_boot=ecfg.bootstrap_samples,
+                                                        seed=ecfg.seed)
+    return bootstrap_macro_f1_difference(y, pred, base_pred, groups, len(labels.names),
+                                         n_boot=ecfg.bootstrap_samples, seed=ecfg.seed)
+
+
 DEFAULT_EVAL_DIR = "eval-test"
+
+
+def _calibration(logits, y, labels: LabelSet, run: Path, work: Path, title: str, ecfg: EvalConfig) -> dict:
+    """Temperature scaling's effect (single-label) or the thresholds used (multi-label)."""
+    if labels.is_multi_label:
+        info = read_json(run / THRESHOLDS_FILE) if (run / THRESHOLDS_FILE).is_file() else None
+        return {"thresholds": dict(zip(labels.names, threshold_vector(info, labels).tolist())),
+                "thresholds_source": str(run / THRESHOLDS_FILE) if info else None}
+    temperature_path = run / TEMPERATURE_FILE
+    temperature = read_json(temperature_path)["temperature"] if temperature_path.is_file() else 1.0
+    probs_raw, probs = softmax(logits), softmax(logits, temperature)
+    reliability_png({"raw": (probs_raw, y), f"T = {temperature:.2f}": (probs, y)}, work / "reliability.png",
+                    f"{title}: reliability", ecfg.calibration_bins)
+    return {"temperature": temperature, "temperature_source": str(temperature_path) if temperature != 1.0 else None,
+            "ece_before": expected_calibration_error(probs_raw, y, ecfg.calibration_bins),
+            "ece_after": expected_calibration_error(probs, y, ecfg.calibration_bins),
+            "bins": ecfg.calibration_bins}
 
 
 def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
@@ -86,28 +134,30 @@ def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
 
     run = Path(ecfg.run_dir)
     labels = run_label_set(run)
-    if labels.is_multi_label:
-        raise UserError(f"{run}: multi-label runs are evaluated by `framing train` only; this command scores "
-                        "single-label runs")
     cfg = run_config(run)
     splits = load_splits(cfg.data, labels, cfg.seed)
     rows, source = _eval_rows(ecfg, cfg, labels, splits)
     out_dir = Path(ecfg.output_dir or run / f"eval-{ecfg.split if not ecfg.data_file else Path(ecfg.data_file).stem}")
     shown = Path(shown_run_dir or run)
+    title = f"{shown.name}: {Path(source).name if ecfg.data_file else ecfg.split}"
     tokenizer, model = load_trained(run)
     text_field, group_field = cfg.data.text_field, cfg.data.group_field
     with atomic_directory(out_dir, ecfg.overwrite) as work:
         logits = predict_logits(model, tokenizer, [r[text_field] for r in rows], batch_size=ecfg.batch_size,
                                 max_length=cfg.model.max_length)
-        temperature_path = run / TEMPERATURE_FILE
-        temperature = read_json(temperature_path)["temperature"] if temperature_path.is_file() else 1.0
-        probs_raw, probs = softmax(logits), softmax(logits, temperature)
-        y = np.asarray([labels.encode(r[labels.field]) for r in rows])
+        y = np.asarray([labels.encode(r[labels.field]) for r in rows]).astype(int)
+        results = {"source": source, "run_dir": str(shown), "n": len(rows), "labels": list(labels.names),
+                   "problem_type": labels.problem_type}
+        results["calibration"] = _calibration(logits, y, labels, run, work, title, ecfg)
+        if labels.is_multi_label:
+            thresholds = np.asarray([results["calibration"]["thresholds"][n] for n in labels.names])
+            probs = probabilities(logits, labels)
+        else:
+            thresholds, probs = None, softmax(logits, results["calibration"]["temperature"])
+        pred = predicted_indices(probs, labels, thresholds)
         groups = [r[group_field] for r in rows]
-        pred = probs.argmax(axis=1)
-        model_report = _scored("model", y, pred, groups, labels, ecfg)
-        results = {"source": source, "run_dir": str(shown), "n": len(rows), "articles": len(set(groups)),
-                   "labels": list(labels.names), "model": model_report}
+        results["articles"] = len(set(groups))
+        results["model"] = model_report = _scored("model", y, pred, groups, labels, ecfg)
         if ecfg.baselines:
             train_rows = splits["train"].to_list()
             texts = [r[text_field] for r in rows]
@@ -115,38 +165,40 @@ def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
                 base_pred = fit([r[text_field] for r in train_rows],
                                 [labels.encode(r[labels.field]) for r in train_rows], texts)
                 results[name] = _scored(name, y, base_pred, groups, labels, ecfg)
-                results[name]["gain_macro_f1"] = bootstrap_macro_f1_difference(
-                    y, pred, base_pred, groups, len(labels.names), n_boot=ecfg.bootstrap_samples, seed=ecfg.seed)
-        results["calibration"] = {
-            "temperature": temperature, "temperature_source": str(temperature_path) if temperature != 1.0 else None,
-            "ece_before": expected_calibration_error(probs_raw, y, ecfg.calibration_bins),
-            "ece_after": expected_calibration_error(probs, y, ecfg.calibration_bins),
-            "bins": ecfg.calibration_bins,
-        }
-        results["errors"] = _confident_errors(rows, probs, y, labels, text_field, ecfg.top_errors)
+                results[name]["gain_macro_f1"] = _gain(y, pred, base_pred, groups, labels, ecfg)
+        results["errors"] = _confident_errors(rows, probs, y, pred, labels, text_field, ecfg.top_errors)
         results["by_field"] = {f: _breakdown(rows, y, pred, labels, f) for f in (cfg.data.conflict_field, *METADATA_FIELDS)
                                if f != labels.field}
         results["by_field"] = {k: v for k, v in results["by_field"].items() if v}
-        confusion_matrix_png(model_report["confusion_matrix"]["matrix"], list(labels.names),
-                             work / "confusion_matrix.png", f"{shown.name}: {Path(source).name if ecfg.data_file else ecfg.split}")
-        reliability_png({"raw": (probs_raw, y), f"T = {temperature:.2f}": (probs, y)}, work / "reliability.png",
-                        f"{shown.name}: reliability ({ecfg.split if not ecfg.data_file else Path(source).name})",
-                        ecfg.calibration_bins)
-        write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **cfg.data.fields))
+        if "confusion_matrix" in model_report:
+            confusion_matrix_png(model_report["confusion_matrix"]["matrix"], list(labels.names),
+                                 work / "confusion_matrix.png", title)
+        write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **cfg.data.fields,
+                                                                   thresholds=thresholds))
         write_json(work / "metrics.json", results)
         (work / "report.md").write_text(render_report(results, ecfg), encoding="utf-8")
     if out_dir.resolve() == (run / DEFAULT_EVAL_DIR).resolve() and (run / "README.md").is_file():
         from .card import write_card
 
         write_card(run, shown_dir=shown)  # the card carries the test evaluation's CIs and baselines
-    m = model_report["bootstrap"]["macro_f1"]
-    shown_out = shown / out_dir.relative_to(run) if out_dir.is_relative_to(run) else out_dir
-    print(f"{source}: n={len(rows)}  macro-F1 {m['point']:.4f} (95% CI {m['ci'][0]:.4f}-{m['ci'][1]:.4f})  -> {shown_out}")
+    _print_results(results, source, shown / out_dir.relative_to(run) if out_dir.is_relative_to(run) else out_dir)
+    return out_dir
+
+
+def _print_results(results: dict, source: str, shown_out: Path) -> None:
+    boot = results["model"]["bootstrap"]
+    m = boot["macro_f1"]
+    print(f"{source}: n={results['n']}  macro-F1 {m['point']:.4f} (95% CI {m['ci'][0]:.4f}-{m['ci'][1]:.4f})  -> {shown_out}")
+    if "micro_f1" in boot:
+        print(f"  micro-F1 {boot['micro_f1']['point']:.4f}  exact match {boot['exact_match']['point']:.4f}  "
+              f"Hamming loss {boot['hamming_loss']['point']:.4f}")
     for name in ("tfidf_logreg", "majority"):
         if name in results:
             g = results[name]["gain_macro_f1"]
             print(f"  vs {name}: macro-F1 {results[name]['macro_f1']:.4f}; gain {g['point']:+.4f} "
                   f"(95% CI {g['ci'][0]:+.4f} to {g['ci'][1]:+.4f})")
     c = results["calibration"]
-    print(f"  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} with temperature {c['temperature']:.3f}")
-    return out_dir
+    if "ece_before" in c:
+        print(f"  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} with temperature {c['temperature']:.3f}")
+    else:
+        print("  thresholds: " + ", ".join(f"{n} {v:.2f}" for n, v in c["thresholds"].items()))

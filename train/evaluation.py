@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import LabelSet
+from .labels import EMPTY_MULTI_LABEL, LabelSet
 from .metrics import full_report, predicted_indices, probabilities
 from .plots import confusion_matrix_png
 
@@ -25,7 +25,7 @@ def prediction_records(rows: list[dict], probs: np.ndarray, labels: LabelSet, *,
             "id": row[id_field],
             "article_id": row[group_field],
             "text": row[text_field],
-            "gold": row[labels.field],
+            "gold": (row[labels.field] or [EMPTY_MULTI_LABEL]) if labels.is_multi_label else row[labels.field],
             "predicted": labels.decode(p, thresholds),
             "probabilities": {name: round(float(v), 6) for name, v in zip(labels.names, p)},
         })
@@ -33,12 +33,14 @@ def prediction_records(rows: list[dict], probs: np.ndarray, labels: LabelSet, *,
 
 
 def evaluate_logits(logits: np.ndarray, rows: list[dict], labels: LabelSet, *, fields: dict,
-                    out_dir: Path, split_name: str, title: str) -> tuple[dict, list[dict]]:
-    """Logits for `rows` -> (metrics report, prediction records); writes the confusion-matrix PNG."""
+                    out_dir: Path, split_name: str, title: str,
+                    thresholds: np.ndarray | None = None) -> tuple[dict, list[dict]]:
+    """Logits for `rows` -> (metrics report, prediction records); writes the confusion-matrix PNG.
+    Multi-label decisions use `thresholds` (0.5 for every label when None)."""
     probs = probabilities(logits, labels)
     y_true = gold_matrix([r[labels.field] for r in rows], labels)
-    report = full_report(y_true, predicted_indices(probs, labels), labels)
-    records = prediction_records(rows, probs, labels, **fields)
+    report = full_report(y_true, predicted_indices(probs, labels, thresholds), labels)
+    records = prediction_records(rows, probs, labels, **fields, thresholds=thresholds)
     if "confusion_matrix" in report:
         confusion_matrix_png(report["confusion_matrix"]["matrix"], list(labels.names),
                              out_dir / "confusion_matrix.png", f"{title}: {split_name} split (n={len(rows)})")

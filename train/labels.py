@@ -51,10 +51,11 @@ class LabelSet:
         return self.label2id[value]
 
     def decode(self, probabilities: np.ndarray, thresholds: np.ndarray | None = None):
-        """Probabilities of one row -> label name (single) or list of names (multi)."""
+        """Probabilities of one row -> label name (single) or list of names (multi; [EMPTY_MULTI_LABEL] when no
+        probability reaches its threshold)."""
         if self.is_multi_label:
             cut = thresholds if thresholds is not None else np.full(len(self.names), 0.5)
-            return [n for n, p, t in zip(self.names, probabilities, cut) if p >= t]
+            return [n for n, p, t in zip(self.names, probabilities, cut) if p >= t] or [EMPTY_MULTI_LABEL]
         return self.names[int(np.argmax(probabilities))]
 
     @classmethod

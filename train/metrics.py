@@ -11,7 +11,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from .labels import LabelSet
+from .labels import EMPTY_MULTI_LABEL, LabelSet
 
 
 def probabilities(logits: np.ndarray, labels: LabelSet) -> np.ndarray:
@@ -69,7 +69,13 @@ def full_report(y_true: np.ndarray, y_pred: np.ndarray, labels: LabelSet) -> dic
         for name, p, r, f, s in zip(labels.names, precision, recall, f1, support)
     }
     report["n"] = int(len(y_true))
-    if not labels.is_multi_label:
+    if labels.is_multi_label:
+        # "No frame at all" is not an output unit of a multi-label model, but users read it as a label.
+        empty_gold, empty_pred = ~np.asarray(y_true_eval).any(axis=1), ~np.asarray(y_pred).astype(bool).any(axis=1)
+        p, r, f, _ = precision_recall_fscore_support(empty_gold, empty_pred, average="binary", zero_division=0)
+        report["no_label"] = {"name": EMPTY_MULTI_LABEL, "precision": float(p), "recall": float(r), "f1": float(f),
+                              "support": int(empty_gold.sum())}
+    else:
         report["confusion_matrix"] = {
             "labels": list(labels.names),
             "rows_are": "gold",
@@ -86,6 +92,7 @@ def make_compute_metrics(labels: LabelSet):
         if isinstance(logits, tuple):
             logits = logits[0]
         probs = probabilities(logits, labels)
-        return headline_metrics(y_true, predicted_indices(probs, labels), labels)
+        # `n` shows in the logs that the whole validation split was scored (under DDP too, not one rank's share)
+        return {**headline_metrics(y_true, predicted_indices(probs, labels), labels), "n": float(len(y_true))}
 
     return compute_metrics

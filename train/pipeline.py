@@ -15,28 +15,44 @@ from .config import RunConfig, dump_config, load_config
 from .data import load_splits
 from .evaluation import evaluate_logits
 from .labels import LabelSet
+from .thresholds import THRESHOLDS_FILE, threshold_vector
 from .modeling import build_classifier, resolve_model_source
-from .rundir import atomic_directory, check_target, provenance, write_json, write_jsonl
+from .resume import CHECKPOINT_DIR, is_main_process, newest_complete_checkpoint, training_directory, world_size
+from .rundir import check_target, provenance, write_json, write_jsonl
 
 
 def setup_runtime(cfg: RunConfig) -> None:
+    """Threads and seeds; under torchrun, the process group (gloo on CPU) before any process touches files."""
+    import os
+
     import torch
     from transformers import set_seed
 
+    if world_size() > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() and not cfg.training.use_cpu else "gloo")
+        if not cfg.training.num_threads:  # processes on one machine share its cores
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     if cfg.training.num_threads:
         torch.set_num_threads(cfg.training.num_threads)
     set_seed(cfg.seed)
 
 
-def train_model(cfg: RunConfig, model, tokenizer, splits, labels: LabelSet, work: Path):
-    """Fine-tune with the Trainer; returns the trainer (best checkpoint loaded) and training statistics."""
+def train_model(cfg: RunConfig, model, tokenizer, splits, labels: LabelSet, work: Path, resume: bool):
+    """Fine-tune with the Trainer; returns the trainer (best checkpoint loaded) and training statistics.
+    With `resume`, training continues from the newest complete checkpoint (optimizer, scheduler, RNG, data order)."""
     from .trainer import build_trainer, tokenize_splits
 
     tokenized = tokenize_splits(splits, tokenizer, labels, text_field=cfg.data.text_field,
                                 max_length=cfg.model.max_length)
-    tensorboard_dir = work / "logs" if cfg.output.tensorboard else None
-    trainer = build_trainer(cfg, model, tokenizer, tokenized, labels, work / "checkpoints", tensorboard_dir)
-    result = trainer.train()
+    tensorboard_dir = work / "logs" if cfg.output.tensorboard and is_main_process() else None
+    trainer = build_trainer(cfg, model, tokenizer, tokenized, labels, work / CHECKPOINT_DIR, tensorboard_dir)
+    checkpoint = newest_complete_checkpoint(work) if resume else None
+    if resume and is_main_process():
+        print(f"Resuming from {checkpoint}" if checkpoint else "No complete checkpoint yet: training from the start")
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     state = trainer.state
     stats = {
         "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),
@@ -57,8 +73,10 @@ def _best_epoch(state) -> float | None:
     return None
 
 
-def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet, work: Path) -> tuple[dict, list[dict]]:
+def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet,
+                   work: Path) -> tuple[dict, list[dict], dict, dict | None]:
     """Validation and test reports from the best checkpoint; test predictions and the confusion-matrix plot.
+    Multi-label runs first tune per-label thresholds on validation; the reports use them.
 
     Uses our order-preserving inference, not Trainer.predict: with length grouping on, transformers 5.x also
     length-groups the evaluation sampler, so Trainer.predict returns rows in a shuffled order.
@@ -66,18 +84,36 @@ def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet,
     from .inference import predict_logits
 
     model = trainer.model.eval()
-    reports, test_records, logits_by_split = {}, [], {}
+    rows_by_split, logits_by_split = {}, {}
     for split in ("validation", "test"):
-        rows = splits[split].to_list()
+        rows = rows_by_split[split] = splits[split].to_list()
         logits = predict_logits(model, tokenizer, [r[cfg.data.text_field] for r in rows],
                                 batch_size=cfg.training.eval_batch_size, max_length=cfg.model.max_length)
-        report, records = evaluate_logits(logits, rows, labels, fields=cfg.data.fields, out_dir=work,
-                                          split_name=split, title=cfg.run_name)
-        reports[split] = report
         logits_by_split[split] = (logits, [labels.encode(r[labels.field]) for r in rows])
+    threshold_info = tune_on_validation(logits_by_split["validation"], labels)
+    cut = threshold_vector(threshold_info, labels)
+    reports, test_records = {}, []
+    for split, rows in rows_by_split.items():
+        report, records = evaluate_logits(logits_by_split[split][0], rows, labels, fields=cfg.data.fields,
+                                          out_dir=work, split_name=split, title=cfg.run_name, thresholds=cut)
+        if labels.is_multi_label:
+            report["at_0.5"], _ = evaluate_logits(logits_by_split[split][0], rows, labels, fields=cfg.data.fields,
+                                                  out_dir=work, split_name=split, title=cfg.run_name)
+        reports[split] = report
         if split == "test":
             test_records = records
-    return reports, test_records, logits_by_split
+    return reports, test_records, logits_by_split, threshold_info
+
+
+def tune_on_validation(validation: tuple, labels: LabelSet) -> dict | None:
+    """Per-label thresholds (multi-label runs only), fitted on validation logits."""
+    if not labels.is_multi_label:
+        return None
+    from .metrics import probabilities
+    from .thresholds import tune_thresholds
+
+    logits, gold = validation
+    return tune_thresholds(probabilities(logits, labels), np.asarray(gold), labels)
 
 
 def calibrate(logits_by_split: dict, labels: LabelSet) -> dict | None:
@@ -110,6 +146,8 @@ def save_run(cfg: RunConfig, trainer, labels: LabelSet, work: Path, metrics: dic
     write_json(work / "labels.json", labels.to_json())
     write_json(work / "metrics.json", metrics)
     write_jsonl(work / "test_predictions.jsonl", test_records)
+    if "thresholds" in metrics:
+        write_json(work / THRESHOLDS_FILE, metrics["thresholds"])
     if "calibration" in metrics:
         from .calibration import TEMPERATURE_FILE
 
@@ -118,7 +156,7 @@ def save_run(cfg: RunConfig, trainer, labels: LabelSet, work: Path, metrics: dic
                                              metrics["calibration"]["validation"]["nll_before"],
                                              "validation_nll_after": metrics["calibration"]["validation"]["nll_after"]})
     write_json(work / "run.json", provenance(base_model, {"run_name": cfg.run_name, "timings_s": timings}))
-    shutil.rmtree(work / "checkpoints", ignore_errors=True)
+    shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def label_counts(values: list, labels: LabelSet) -> dict[str, int]:
@@ -138,23 +176,38 @@ def print_summary(run_dir: Path, metrics: dict, labels: LabelSet) -> None:
     for name in labels.names:
         c = test["per_class"][name]
         print(f"{name:<20}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>8.3f}{c['support']:>9d}")
+    if labels.is_multi_label:
+        c = test["no_label"]
+        print(f"{'(' + c['name'] + ')':<20}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>8.3f}{c['support']:>9d}")
+        t = metrics["thresholds"]
+        print(f"exact match {test['exact_match']:.4f}  Hamming loss {test['hamming_loss']:.4f}  "
+              f"(at 0.5: macro-F1 {test['at_0.5']['macro_f1']:.4f})")
+        print("thresholds tuned on validation: " + ", ".join(f"{n} {v:.2f}" for n, v in t["thresholds"].items())
+              + f"  (validation macro-F1 {t['validation_macro_f1_at_0.5']:.4f} at 0.5 -> "
+              f"{t['validation_macro_f1_tuned']:.4f})")
 
 
-def run_training(config_path: str, overrides: list[str], overwrite: bool = False) -> Path:
+def run_training(config_path: str, overrides: list[str], overwrite: bool = False, resume: bool = False) -> Path | None:
+    """Returns the run directory (None on the non-zero ranks of a distributed run, which write nothing)."""
     started = time.perf_counter()
     cfg = load_config(config_path, [*overrides, *(["output.overwrite=true"] if overwrite else [])])
     labels = cfg.task.label_set()
-    check_target(cfg.run_dir, cfg.output.overwrite)
+    if not resume:
+        check_target(cfg.run_dir, cfg.output.overwrite)
     setup_runtime(cfg)
     splits = load_splits(cfg.data, labels, cfg.seed)
-    print("Data: " + ", ".join(f"{name}={len(ds)}" for name, ds in splits.items()) + f" paragraphs; labels: {', '.join(labels.names)}")
+    if is_main_process():
+        print("Data: " + ", ".join(f"{name}={len(ds)}" for name, ds in splits.items()) + f" paragraphs; labels: {', '.join(labels.names)}")
     _, base_model = resolve_model_source(cfg.model.name_or_path)
     tokenizer, model = build_classifier(cfg.model, labels)
-    with atomic_directory(cfg.run_dir, cfg.output.overwrite) as work:
+    with training_directory(cfg, cfg.output.overwrite, resume) as work:
         t0 = time.perf_counter()
-        trainer, train_stats = train_model(cfg, model, tokenizer, splits, labels, work)
+        trainer, train_stats = train_model(cfg, model, tokenizer, splits, labels, work, resume)
         t1 = time.perf_counter()
-        reports, test_records, logits_by_split = evaluate_model(cfg, trainer, tokenizer, splits, labels, work)
+        if not is_main_process():
+            return None
+        reports, test_records, logits_by_split, threshold_info = evaluate_model(cfg, trainer, tokenizer, splits,
+                                                                                labels, work)
         calibration = calibrate(logits_by_split, labels)
         t2 = time.perf_counter()
         metrics = {
@@ -164,10 +217,11 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
             "split_articles": {name: len(set(ds[cfg.data.group_field])) for name, ds in splits.items()},
             "label_counts": {name: label_counts(ds[labels.field], labels) for name, ds in splits.items()},
             **({"calibration": calibration} if calibration else {}),
+            **({"thresholds": threshold_info} if threshold_info else {}),
         }
         timings = {"train": round(t1 - t0, 1), "evaluate": round(t2 - t1, 1)}
         save_run(cfg, trainer, labels, work, metrics, test_records, base_model, timings)
-        if cfg.output.evaluate and not labels.is_multi_label:
+        if cfg.output.evaluate:
             from .config import EvalConfig
             from .evaluate_run import DEFAULT_EVAL_DIR, evaluate
 

@@ -66,6 +66,15 @@ def make_loss(labels: LabelSet, weights: torch.Tensor | None):
     return loss_fn
 
 
+def _ddp_backend(t) -> str | None:
+    """gloo for CPU processes under torchrun/accelerate; None (the default) otherwise."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    return None if torch.cuda.is_available() and not t.use_cpu else "gloo"
+
+
 def training_arguments(cfg, output_dir: Path, labels: LabelSet) -> TrainingArguments:
     t = cfg.training
     return TrainingArguments(
@@ -81,7 +90,8 @@ def training_arguments(cfg, output_dir: Path, labels: LabelSet) -> TrainingArgum
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=2,
-        save_only_model=True,
+        save_only_model=False,  # optimizer, scheduler and RNG states too: `--resume` continues exactly
+        restore_callback_states_from_checkpoint=True,  # early stopping's patience survives a resume
         load_best_model_at_end=True,
         metric_for_best_model="macro_f1",
         greater_is_better=True,
@@ -96,12 +106,16 @@ def training_arguments(cfg, output_dir: Path, labels: LabelSet) -> TrainingArgum
         bf16=False,
         fp16=False,
         dataloader_num_workers=0,
+        ddp_backend=_ddp_backend(t),
+        ddp_find_unused_parameters=False,  # every parameter takes part in the forward pass
         disable_tqdm=False,
     )
 
 
 def _callbacks(cfg, tensorboard_dir: Path | None) -> list:
-    callbacks = []
+    from .resume import MarkCompleteCheckpoints
+
+    callbacks = [MarkCompleteCheckpoints()]
     if cfg.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.training.early_stopping_patience))
     if tensorboard_dir is not None:
