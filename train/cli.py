@@ -11,6 +11,8 @@ from .errors import UserError
 EXAMPLES = """examples:
   framing train configs/frame-minilm.yaml
   framing train configs/frame-minilm.yaml training.epochs=3 run_name=frame-short
+  framing train configs/frame-minilm.yaml --resume      # after an interruption
+  torchrun --nproc_per_node 2 -m train.cli train configs/frame-minilm.yaml
   framing evaluate configs/eval-frame-minilm.yaml
   framing evaluate configs/eval-frame-minilm.yaml data_file=my_labelled.jsonl
   framing cv configs/frame-minilm.yaml --folds 5
@@ -22,13 +24,24 @@ EXAMPLES = """examples:
   framing data check data/paragraphs.jsonl
   framing data audit data/paragraphs.jsonl
   framing data agreement data/annotations/annotator1.jsonl data/annotations/annotator2.jsonl
+  framing data ls-config -o labelling-config.xml
+  framing data import --format label-studio project-1-export.json -o data/labelled.jsonl
+  framing data import --format doccano all.jsonl -o data/labelled.jsonl --mapping my-mapping.yaml
+  framing predict models/frame-minilm articles/ --format label-studio --output tasks.json
+  framing select models/frame-minilm pool.jsonl --n 200 --per-article 2 --format label-studio -o next.json
 """
 
 
 def _train(args) -> int:
     from .pipeline import run_training
 
-    run_training(args.config, args.overrides, overwrite=args.overwrite)
+    try:
+        run_training(args.config, args.overrides, overwrite=args.overwrite, resume=args.resume)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
     return 0
 
 
@@ -120,6 +133,38 @@ def _data_agreement(args) -> int:
     return 0
 
 
+def _data_import(args) -> int:
+    from .interchange import import_export
+
+    print(import_export(args.export, args.format, args.output, args.mapping, overwrite=args.overwrite).format())
+    return 0
+
+
+def _data_ls_config(args) -> int:
+    from .interchange import label_studio_config
+
+    if args.output is None:
+        print(label_studio_config(), end="")
+        return 0
+    from pathlib import Path
+
+    Path(args.output).write_text(label_studio_config(), encoding="utf-8")
+    print(f"Wrote {args.output}; paste it into the project's Settings > Labeling Interface > Code")
+    return 0
+
+
+def _select(args) -> int:
+    from pathlib import Path
+
+    from .select import SelectOptions, run_select
+
+    options = SelectOptions(output=Path(args.output), n=args.n, strategy=args.strategy, per_article=args.per_article,
+                            seed=args.seed, fmt=args.format, text_field=args.text_field, id_field=args.id_field,
+                            batch_size=args.batch_size, overwrite=args.overwrite)
+    run_select([args.run_dir, *args.inputs], options)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="framing", description="Train, evaluate and share framing and stance classifiers for news paragraphs.",
@@ -131,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="YAML config, e.g. configs/frame-minilm.yaml")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override any config field")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory of the same name")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (same config) from its newest complete checkpoint")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="score a run directory: CIs, baselines, calibration, error analysis, report.md")
@@ -142,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="RUN_DIR... INPUT...",
                    help="one or more run directories, then input files or folders")
     p.add_argument("--output", "-o", required=True, help="paragraph records; summaries go to <stem>.articles<suffix>")
-    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv"])
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "label-studio"],
+                   help="label-studio: a JSON array of tasks with the predictions as pre-annotations")
     p.add_argument("--text-field", default="text", help="text column of .jsonl/.csv inputs")
     p.add_argument("--id-field", default=None, help="article-id column of .jsonl/.csv inputs")
     p.add_argument("--batch-size", type=int, default=16, help="paragraph windows per forward pass")
@@ -155,6 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("select", help="choose the paragraphs most worth labelling next (uncertainty sampling)")
+    p.add_argument("run_dir", help="the run that scores the paragraphs")
+    p.add_argument("inputs", nargs="+", metavar="UNLABELLED", help="unlabelled inputs, as for predict")
+    p.add_argument("--n", type=int, default=200, help="how many paragraphs to choose")
+    p.add_argument("--strategy", default="entropy", choices=["entropy", "margin", "random"],
+                   help="entropy of the probabilities; margin: smallest top-2 gap first; random: a seeded sample")
+    p.add_argument("--per-article", type=int, default=None, metavar="K", help="at most K paragraphs per article")
+    p.add_argument("--seed", type=int, default=0, help="seeds the random strategy")
+    p.add_argument("--format", default="jsonl", choices=["label-studio", "doccano", "jsonl"],
+                   help="import format of the labelling tool (jsonl: our schema, without labels)")
+    p.add_argument("--output", "-o", required=True)
+    p.add_argument("--text-field", default="text", help="text column of .jsonl/.csv inputs")
+    p.add_argument("--id-field", default="article_id", help="article-id column of .jsonl/.csv inputs")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_select)
 
     p = sub.add_parser("export", help="export a run to ONNX (optionally int8-quantised) for `predict --backend onnx`")
     p.add_argument("run_dir")
@@ -197,6 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("first", help="first annotation (e.g. data/annotations/annotator1.jsonl)")
     g.add_argument("second", help="second, blind annotation (e.g. data/annotations/annotator2.jsonl)")
     g.set_defaults(func=_data_agreement)
+    i = data_sub.add_parser("import", help="convert a Label Studio or doccano export into our JSONL, checked against "
+                                           "the codebook; reports every skipped item")
+    i.add_argument("export", help="Label Studio JSON / JSON-MIN export, or doccano JSONL export")
+    i.add_argument("--format", required=True, choices=["label-studio", "doccano"])
+    i.add_argument("--output", "-o", required=True, help="our JSONL, written only when complete")
+    i.add_argument("--mapping", default=None,
+                   help="YAML: their control and label names -> ours (configs/mappings/label-studio-example.yaml)")
+    i.add_argument("--overwrite", action="store_true")
+    i.set_defaults(func=_data_import)
+    x = data_sub.add_parser("ls-config", help="write a Label Studio labelling config for frame, frames and stance")
+    x.add_argument("--output", "-o", default=None, help="XML file (default: print it)")
+    x.set_defaults(func=_data_ls_config)
     return parser
 
 

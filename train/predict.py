@@ -65,6 +65,7 @@ def load_model(run_dir: Path, backend: str, taken: set[str]) -> LoadedModel:
 
     from .modeling import check_local_model_dir, load_tokenizer
     from .rundir import read_json
+    from .thresholds import read_thresholds
 
     check_local_model_dir(run_dir)
     info = read_json(run_dir / "labels.json")
@@ -72,9 +73,7 @@ def load_model(run_dir: Path, backend: str, taken: set[str]) -> LoadedModel:
     config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
     max_length = int(config.get("model", {}).get("max_length", 256))
     temperature = read_json(run_dir / "temperature.json")["temperature"] if (run_dir / "temperature.json").is_file() else 1.0
-    thresholds = None
-    if (run_dir / "thresholds.json").is_file():
-        thresholds = np.asarray([read_json(run_dir / "thresholds.json")["thresholds"][n] for n in labels.names])
+    thresholds = read_thresholds(run_dir, labels)
     tokenizer = load_tokenizer(str(run_dir))
     if backend == "torch":
         from .inference import TorchScorer
@@ -138,10 +137,7 @@ def score_buffer(models: list[LoadedModel], buffer, options) -> list[dict]:
                                      stride=max(1, m.max_length // 4), batch_size=options.batch_size,
                                      to_probabilities=m.probabilities, sort_by_length=not options.no_sort)
         for record, p in zip(records, probs):
-            label = m.labels.decode(p, m.thresholds)
-            if m.labels.is_multi_label and not label:
-                label = [EMPTY_MULTI_LABEL]
-            record[m.key] = label
+            record[m.key] = m.labels.decode(p, m.thresholds)  # multi-label: ["none"] when no label passes
             record[f"{m.key}_probabilities"] = {n: round(float(v), 6) for n, v in zip(m.labels.names, p)}
     for record in records:
         record["models"] = {m.key: {"name": m.name, "revision": m.revision} for m in models}
@@ -171,7 +167,9 @@ class Output:
         self.target, self.fmt, self.models = target, fmt, models
         self.partial = target.with_name(target.name + ".partial")
         self.progress = target.with_name(target.name + ".partial.progress")
-        self.summary_target = target.with_name(f"{target.stem}.articles{target.suffix}")
+        # Label Studio takes the tasks; the summaries stay JSONL, the records' own format until close().
+        suffix = ".jsonl" if fmt == "label-studio" else target.suffix
+        self.summary_target = target.with_name(f"{target.stem}.articles{suffix}")
         if target.exists() and not overwrite:
             raise UserError(f"{target}: already exists; pass --overwrite to replace it")
         self.done = self._open(state, resume)
@@ -217,7 +215,13 @@ class Output:
         summary_partial = self.summary_target.with_name(self.summary_target.name + ".partial")
         write_summaries(self.partial, summary_partial, self.fmt, self.models)
         summary_partial.replace(self.summary_target)
-        self.partial.replace(self.target)
+        if self.fmt == "label-studio":  # records stream as JSONL (resumable); the task array is built once, at the end
+            from .interchange import write_label_studio_predictions
+
+            write_label_studio_predictions(self.partial, self.target)
+            self.partial.unlink()
+        else:
+            self.partial.replace(self.target)
         self.progress.unlink(missing_ok=True)
         return self.target, self.summary_target
 
@@ -311,8 +315,8 @@ def run_predict(paths: list[str], options: PredictOptions) -> tuple[Path, Path]:
         raise UserError("give at least one run directory (with labels.json and config.json) before the inputs")
     if not inputs:
         raise UserError("give at least one input: .txt files or folders, .jsonl, .csv or .html")
-    if options.fmt not in {"jsonl", "csv"}:
-        raise UserError(f"--format {options.fmt!r}: use jsonl or csv")
+    if options.fmt not in {"jsonl", "csv", "label-studio"}:
+        raise UserError(f"--format {options.fmt!r}: use jsonl, csv or label-studio")
     torch.set_num_threads(options.threads or os.cpu_count() or 1)
     files = list_inputs(inputs)
     models: list[LoadedModel] = []
@@ -356,6 +360,8 @@ def run_predict(paths: list[str], options: PredictOptions) -> tuple[Path, Path]:
 def merge_outputs(parts: list[str], target: str) -> Path:
     """Concatenate shard outputs (JSONL as is, CSV keeping one header); shards hold whole articles."""
     target_path = Path(target)
+    if any(part.endswith(".json") for part in parts):  # JSON arrays do not concatenate
+        raise UserError("merge combines .jsonl/.csv parts; import each Label Studio .json part into the project")
     partial = target_path.with_name(target_path.name + ".partial")
     with partial.open("w", encoding="utf-8", newline="") as out:
         for i, part in enumerate(parts):
