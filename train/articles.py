@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ _FULL_LINE_SHARE = 0.75
 # "KABUL, March 3 (Reuters) -", "WASHINGTON —": a short line starting with a capital and ending in a spaced dash.
 _DATELINE = re.compile(r"^[A-Z].*\s[-–—]{1,2}$")
 _DATELINE_MAX_WORDS = 8
+# Control characters that are not whitespace (NUL, ESC, DEL, C1): removed from new articles, not refused, so a
+# stray byte in scraped text cannot stop a corpus run; they carry no text and the tokenizer drops them anyway.
+# (Labelled training data refuses them instead: see data.text_problem.)
+_CONTROL = re.compile("[" + "".join(re.escape(chr(i)) for i in range(0xA0)
+                                    if unicodedata.category(chr(i)) == "Cc" and not chr(i).isspace()) + "]")
 
 
 @dataclass(frozen=True)
@@ -120,8 +126,9 @@ def split_paragraphs(text: str) -> list[str]:
     """Blank lines and single line breaks both separate paragraphs; only wrapped lines rejoin (`_continues`).
 
     Headings and datelines stay paragraphs of their own, so a classifier never sees "WASHINGTON —" glued on.
+    Control characters that are not whitespace are removed first (`_CONTROL`).
     """
-    blocks = _blocks(text)
+    blocks = _blocks(_CONTROL.sub("", text))
     width = _wrap_width(blocks)
     paragraphs: list[str] = []
     for block in blocks:

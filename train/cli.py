@@ -91,8 +91,12 @@ def _merge(args) -> int:
 
 
 def _card(args) -> int:
-    from .card import write_card
+    from pathlib import Path
 
+    from .card import write_card
+    from .modeling import check_local_model_dir
+
+    check_local_model_dir(Path(args.run_dir))  # no card for a run that predict and evaluate would refuse
     path = write_card(args.run_dir)
     print(f"Wrote {path}")
     return 0

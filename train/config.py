@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -225,7 +226,12 @@ def _read_yaml(path: Path) -> tuple[dict, dict[str, int]]:
     """Parse one YAML file safely; return the mapping and the line of each dotted key."""
     if not path.is_file():
         raise ConfigError(str(path), [f"file not found: {path}"])
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(str(path), [f"line {line}: not UTF-8 text (byte offset {exc.start}); re-save it as UTF-8"]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -233,22 +239,36 @@ def _read_yaml(path: Path) -> tuple[dict, dict[str, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and opened and mark and opened.line != mark.line:  # e.g. where the unclosed bracket opened
+            problem += f"; {context} on line {opened.line + 1}"
         raise ConfigError(str(path), [f"{where}not valid YAML ({problem})"]) from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["the top level must be a mapping of sections (data, task, model, ...)"])
-    return data, _key_lines(node)
-
-
-def _key_lines(node, prefix: str = "") -> dict[str, int]:
     lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            dotted = f"{prefix}{key_node.value}"
-            lines[dotted] = key_node.start_mark.line + 1
-            lines.update(_key_lines(value_node, dotted + "."))
-    return lines
+    duplicates = []
+    for dotted, key_node in _mapping_keys(node):
+        line = key_node.start_mark.line + 1
+        if dotted in lines:  # YAML would silently keep the last one
+            duplicates.append(f"line {line}: key {dotted} appears twice (first on line {lines[dotted]})")
+        lines.setdefault(dotted, line)
+    if duplicates:
+        raise ConfigError(str(path), duplicates)
+    return data, lines
+
+
+def _mapping_keys(node, prefix: str = "", seen: set[int] | None = None):
+    """(dotted key, key node) of every mapping entry; each node is visited once, so aliases cannot blow up."""
+    seen = set() if seen is None else seen
+    if not isinstance(node, yaml.MappingNode) or id(node) in seen:
+        return
+    seen.add(id(node))
+    for key_node, value_node in node.value:
+        dotted = f"{prefix}{key_node.value}"
+        yield dotted, key_node
+        yield from _mapping_keys(value_node, dotted + ".", seen)
 
 
 def _deep_merge(base: dict, delta: dict) -> dict:
@@ -320,9 +340,9 @@ def _describe(error: dict, origin: dict[str, tuple[Path, int]], overridden: set[
     elif kind in {"float_type", "int_type"} and isinstance(value, str) and _looks_numeric(value):
         message = f"expected a number, got the string {value!r}; YAML reads 2e-5 as text, write 2.0e-5"
     else:
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if kind not in {"missing", "value_error"} and value is not None and not isinstance(value, dict):
-            message += f" (got {value!r})"
+            message += f" (got {_SHORT.repr(value)})"
     if dotted in overridden:
         where = "command line"
     elif dotted in origin:
@@ -331,6 +351,10 @@ def _describe(error: dict, origin: dict[str, tuple[Path, int]], overridden: set[
     else:
         where = None
     return f"{dotted}: {message}" + (f"  [{where}]" if where else "")
+
+
+_SHORT = reprlib.Repr()  # a bad value is quoted in the error, bounded: a YAML alias bomb must not print forever
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 1, 6, 120, 120
 
 
 def _looks_numeric(text: str) -> bool:

