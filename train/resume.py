@@ -19,7 +19,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from .errors import UserError
-from .rundir import check_target
+from .rundir import check_target, swap_into_place
 
 CHECKPOINT_DIR = "checkpoints"
 COMPLETE_MARKER = "checkpoint_complete.json"
@@ -124,10 +124,4 @@ def training_directory(cfg, overwrite: bool, resume: bool):
         raise
     if main:
         (work / RESUME_KEY_FILE).unlink(missing_ok=True)
-        if final.exists():
-            retired = final.with_name(f".{final.name}.replaced-{os.getpid()}")
-            final.rename(retired)
-            work.rename(final)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            work.rename(final)
+        swap_into_place(work, final)

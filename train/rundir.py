@@ -43,6 +43,11 @@ def atomic_directory(final: Path, overwrite: bool):
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    swap_into_place(work, final)
+
+
+def swap_into_place(work: Path, final: Path) -> None:
+    """Rename the finished `work` folder to `final`, retiring an older `final` only once `work` is complete."""
     if final.exists():
         retired = final.with_name(f".{final.name}.replaced-{os.getpid()}")
         final.rename(retired)
