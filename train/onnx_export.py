@@ -104,6 +104,15 @@ class OnnxScorer:
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Every batch has its own (rows, width): sorted buffers pad to ~60 distinct widths each. With memory
+        # patterns on (the default), onnxruntime plans one block per new input shape out of its CPU arena, and
+        # those blocks of ever-new sizes fragment the arena, which then grows for a few buffers before it levels
+        # off (measured on MiniLM int8: 668 MB peak RSS after 2k paragraphs, 782 MB from 3k on, +17%). Without
+        # patterns each tensor is allocated from the arena as needed and freed blocks are reused, so the arena
+        # stops growing once it has served the widest batch seen (at most batch_size x max_length tokens): peak
+        # RSS no longer depends on how many paragraphs stream through. Only where tensors live changes, not what
+        # is computed: outputs are byte-identical.
+        options.enable_mem_pattern = False
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
 
