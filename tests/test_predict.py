@@ -213,3 +213,29 @@ def test_onnx_backend_matches_torch(tiny_run, articles, tmp_path):
     for a, b in zip(torch_rows, onnx_rows):
         assert max(abs(a["frame_probabilities"][k] - b["frame_probabilities"][k]) for k in a["frame_probabilities"]) < 1e-4
     assert len(int8_rows) == len(torch_rows)
+
+
+def test_torch_scorer_matches_the_plain_model_and_restores_the_onednn_flag(tiny_run):
+    """The scorer runs GELU outside oneDNN (flat memory on long streams); logits stay those of a plain forward
+    pass with torch's defaults, and the caller's oneDNN setting is left as it was."""
+    import torch
+
+    from train.inference import TorchScorer
+    from train.modeling import load_trained
+
+    tokenizer, model = load_trained(tiny_run)
+    encoded = tokenizer(["The convoy reached the town.", "Ministers met in the capital to discuss the strikes."],
+                        padding=True, return_tensors="np")
+    batch = {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items()}
+    assert torch.backends.mkldnn.enabled
+    with torch.inference_mode():
+        plain = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
+    scored = TorchScorer(model)(batch)
+    assert torch.backends.mkldnn.enabled
+    assert np.allclose(scored, plain, atol=1e-5)
+    torch.backends.mkldnn.enabled = False
+    try:
+        TorchScorer(model)(batch)
+        assert not torch.backends.mkldnn.enabled
+    finally:
+        torch.backends.mkldnn.enabled = True

@@ -11,23 +11,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from .labels import EMPTY_MULTI_LABEL, LabelSet
-
-
-def probabilities(logits: np.ndarray, labels: LabelSet) -> np.ndarray:
-    """Logits -> softmax (single-label) or per-label sigmoid (multi-label), computed stably in float64."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if labels.is_multi_label:
-        return 1.0 / (1.0 + np.exp(-logits))
-    return softmax(logits)
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of logits / temperature, shifted by the row maximum so large logits do not overflow."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+from .labels import EMPTY_MULTI_LABEL, LabelSet, probabilities, softmax  # noqa: F401  (re-exported)
 
 
 def predicted_indices(probs: np.ndarray, labels: LabelSet, thresholds: np.ndarray | None = None) -> np.ndarray:

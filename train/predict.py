@@ -41,7 +41,7 @@ class LoadedModel:
     revision: str
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        from .metrics import probabilities
+        from .labels import probabilities
 
         return probabilities(np.asarray(logits, dtype=np.float64) / self.temperature, self.labels)
 
