@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,15 @@ def write_input(texts: list[str], path: Path) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for i, text in enumerate(texts):
             handle.write(json.dumps({"id": f"a{i // 6}", "text": text}) + "\n")
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM of its address space. ru_maxrss would not do: Linux folds the parent's
+    peak into the child's at exec, and by the --scale run this parent holds three loaded models."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit("peak RSS needs Linux /proc/self/status")
 
 
 def import_model_code(run_dir: str) -> None:
@@ -67,7 +75,7 @@ def child(arm: str, run_dir: str, input_path: str, labels_out: str) -> None:
         classifier = pipeline("text-classification", model=run_dir)
         labels = [out["label"] for out in classifier(texts, batch_size=32)]
         seconds = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = peak_rss_mb()
         n = len(texts)
     else:
         from train.inference import TorchScorer  # noqa: F401  imports stay outside the timer, as for the pipeline
@@ -78,7 +86,7 @@ def child(arm: str, run_dir: str, input_path: str, labels_out: str) -> None:
         start = time.perf_counter()
         run_predict([run_dir, input_path], options)  # streams: the input is never held in memory here
         seconds = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = peak_rss_mb()
         field = json.loads((Path(run_dir) / "labels.json").read_text())["field"]
         labels = [json.loads(line)[field] for line in out.open(encoding="utf-8")]
         n = len(labels)
