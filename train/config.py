@@ -24,8 +24,14 @@ _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 class DataConfig(BaseModel):
     model_config = _STRICT
 
-    path: str | None = "data/paragraphs.jsonl"
-    """Labelled paragraphs (JSONL or CSV) to split by article. Ignored when split files are given."""
+    path: str | list[str] | None = "data/paragraphs.jsonl"
+    """Labelled paragraphs (JSONL or CSV), one file or a list, read together and split by article."""
+    licences: list[str] | None = None
+    """Keep only rows whose `licence` is listed (e.g. [CC-BY-4.0, CC-BY-SA-4.0]); null keeps every row."""
+    test_articles: str | None = None
+    """File of article ids (one a line) held out as the real test split; written rows get their own test split."""
+    weights: dict[str, float] | None = None
+    """Loss weight per row by `source` or `origin` (the source wins), e.g. {written: 0.5, real: 1.0}; null = 1."""
     train_file: str | None = None
     """Ready-made training split. With validation_file and test_file it replaces `path` and splitting."""
     validation_file: str | None = None
@@ -63,6 +69,12 @@ class DataConfig(BaseModel):
             raise ValueError("set data.path, or all three split files")
         if self.test_conflicts is not None and (self.train_file or not self.test_conflicts):
             raise ValueError("test_conflicts needs data.path (not split files) and at least one conflict")
+        if self.weights is not None and any(w < 0 for w in self.weights.values()):
+            raise ValueError("weights must be >= 0 (0 leaves the rows out of the loss)")
+        if self.test_articles is not None and (self.train_file or self.test_conflicts):
+            raise ValueError("test_articles needs data.path (not split files or test_conflicts)")
+        if self.licences is not None and not self.licences:
+            raise ValueError("licences: give at least one licence, or null to keep every row")
         if self.validation_size + self.test_size >= 0.8:
             raise ValueError("validation_size + test_size must stay below 0.8")
         return self
@@ -197,8 +209,9 @@ class EvalConfig(BaseModel):
 
     run_dir: str = "models/frame-minilm"
     """The trained run directory to evaluate."""
-    split: Literal["validation", "test"] = "test"
-    """Which split of the run's own data to score (re-created exactly from the run's config and seed)."""
+    split: Literal["validation", "test", "test_written"] = "test"
+    """Split of the run's own data to score, re-created from its config and seed (`test` is the real test split
+    when data.test_articles is set; `test_written` is then the written corpus's own)."""
     data_file: str | None = None
     """Score this labelled JSONL/CSV instead of a split (baselines still train on the run's training split)."""
     output_dir: str | None = None

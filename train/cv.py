@@ -15,7 +15,7 @@ import numpy as np
 
 from .baselines import tfidf_baseline
 from .config import load_config
-from .data import grouped_kfold, label_strata, load_records, split_train_validation, to_datasets
+from .data import grouped_kfold, label_strata, load_corpus, split_train_validation, to_datasets
 from .errors import UserError
 from .labels import LabelSet
 from .metrics import full_report
@@ -45,7 +45,7 @@ def run_cv(config_path: str, overrides: list[str], folds: int, overwrite: bool =
     labels = cfg.task.label_set()
     if labels.is_multi_label:
         raise UserError("framing cv scores single-label tasks; use a frame or stance config")
-    records = load_records(cfg.data.path, labels, **cfg.data.fields)
+    records = load_corpus(cfg.data.path, labels, cfg.data.licences, **cfg.data.fields)
     out_dir = Path(cfg.output.dir) / f"{cfg.run_name}-cv{folds}"
     started = time.perf_counter()
     per_fold = []

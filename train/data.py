@@ -228,6 +228,37 @@ def load_records(path: str | Path, labels: LabelSet, **fields) -> list[dict]:
     return validate_rows(path, read_rows(path), labels, **fields)
 
 
+# Rows without provenance are the project's own written text unless they say otherwise.
+PROVENANCE_DEFAULTS = {"origin": "written", "source": "written", "licence": "unspecified"}
+
+
+def load_corpus(paths: str | list[str], labels: LabelSet, licences: list[str] | None = None, *,
+                id_field: str = "id", **fields) -> list[dict]:
+    """Every file's validated rows together, with provenance filled in, filtered to the listed licences."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    records: list[dict] = []
+    first_file: dict[str, str] = {}
+    problems = []
+    for path in paths:
+        for record in load_records(path, labels, id_field=id_field, **fields):
+            pid = record[id_field]
+            if pid in first_file:
+                problems.append(f"{path}: id {pid!r} is also in {first_file[pid]}")
+                continue
+            first_file[pid] = str(path)
+            records.append({**PROVENANCE_DEFAULTS, **record})
+    if problems:
+        raise DataError(", ".join(map(str, paths)), problems)
+    if licences is None:
+        return records
+    kept = [r for r in records if r["licence"] in licences]
+    if not kept:
+        found = sorted({r["licence"] for r in records})
+        raise UserError(f"data.licences {licences} keeps no row of {', '.join(map(str, paths))}; "
+                        f"the rows carry: {', '.join(found)}")
+    return kept
+
+
 def label_strata(records: list[dict], labels: LabelSet) -> list[str]:
     if labels.is_multi_label:
         return ["+".join(r[labels.field]) or "<empty>" for r in records]
@@ -295,6 +326,39 @@ def split_by_conflict(records: list[dict], labels: LabelSet, *, test_conflicts: 
     return {**split_train_validation(rest, labels, validation_size, seed, group_field), "test": test}
 
 
+def read_article_list(path: str | Path) -> set[str]:
+    """Article ids, one a line; blank lines and `#` comments are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found (data.test_articles)")
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return {line for line in lines if line}
+
+
+def split_with_real_test(records: list[dict], labels: LabelSet, data_cfg, seed: int) -> dict[str, list[dict]]:
+    """`test`: the listed real articles, held out once; `test_written`: the written rows' own test split, the same
+    one a written-only run gets; train and validation take the rest of both, each split grouped by article."""
+    held = read_article_list(data_cfg.test_articles)
+    group = data_cfg.group_field
+    rest = [r for r in records if r[group] not in held]
+    written = [r for r in rest if r["origin"] != "real"]
+    real = [r for r in rest if r["origin"] == "real"]
+    splits = {"train": [], "validation": [], "test": [r for r in records if r[group] in held], "test_written": []}
+    if written:
+        w = split_records(written, labels, validation_size=data_cfg.validation_size, test_size=data_cfg.test_size,
+                          seed=seed, group_field=group)
+        splits.update(train=w["train"], validation=w["validation"], test_written=w["test"])
+    if real:
+        r = split_train_validation(real, labels, data_cfg.validation_size, seed + 2, group)
+        splits["train"] += r["train"]
+        splits["validation"] += r["validation"]
+    if not splits["test"]:  # the licence filter (or the data) left no held-out real article: report on written text
+        splits["test"] = splits.pop("test_written")
+    elif not splits["test_written"]:
+        del splits["test_written"]
+    return splits
+
+
 def _check_disjoint(splits: dict[str, list[dict]], field: str, what: str) -> None:
     owner: dict[str, str] = {}
     problems = []
@@ -311,12 +375,15 @@ def load_splits(data_cfg, labels: LabelSet, seed: int) -> DatasetDict:
     """The three splits as a DatasetDict, from split files or by a grouped stratified split of one file."""
     if data_cfg.train_file:
         files = {"train": data_cfg.train_file, "validation": data_cfg.validation_file, "test": data_cfg.test_file}
-        splits = {name: load_records(path, labels, **data_cfg.fields) for name, path in files.items()}
+        splits = {name: load_corpus(path, labels, data_cfg.licences, **data_cfg.fields)
+                  for name, path in files.items()}
         _check_disjoint(splits, data_cfg.id_field, "id")
         _check_disjoint(splits, data_cfg.group_field, "article")
     else:
-        records = load_records(data_cfg.path, labels, **data_cfg.fields)
-        if data_cfg.test_conflicts:
+        records = load_corpus(data_cfg.path, labels, data_cfg.licences, **data_cfg.fields)
+        if data_cfg.test_articles:
+            splits = split_with_real_test(records, labels, data_cfg, seed)
+        elif data_cfg.test_conflicts:
             splits = split_by_conflict(records, labels, test_conflicts=data_cfg.test_conflicts,
                                        conflict_field=data_cfg.conflict_field, validation_size=data_cfg.validation_size,
                                        seed=seed, group_field=data_cfg.group_field)
@@ -329,7 +396,7 @@ def load_splits(data_cfg, labels: LabelSet, seed: int) -> DatasetDict:
 
 
 # Carried along when every row has them: error analysis breaks results down by these.
-METADATA_FIELDS = ("conflict", "source_type")
+METADATA_FIELDS = ("conflict", "source_type", *PROVENANCE_DEFAULTS)
 
 
 def to_datasets(splits: dict[str, list[dict]], data_cfg, labels: LabelSet) -> DatasetDict:
@@ -337,6 +404,22 @@ def to_datasets(splits: dict[str, list[dict]], data_cfg, labels: LabelSet) -> Da
     every_row = [r for rows in splits.values() for r in rows]
     keep += [f for f in (data_cfg.conflict_field, *METADATA_FIELDS)
              if f not in keep and every_row and all(isinstance(r.get(f), str) for r in every_row)]
-    return DatasetDict({
+    out = DatasetDict({
         name: Dataset.from_list([{k: r[k] for k in keep} for r in rows]) for name, rows in splits.items()
     })
+    if data_cfg.weights:
+        out["train"] = out["train"].add_column(ROW_WEIGHT, row_weights(splits["train"], data_cfg.weights))
+    return out
+
+
+ROW_WEIGHT = "row_weight"
+
+
+def row_weights(rows: list[dict], weights: dict[str, float]) -> list[float]:
+    """Each row's loss weight by its source, else its origin, else 1; scaled to mean 1 so the learning rate keeps
+    its meaning."""
+    raw = [weights.get(r.get("source"), weights.get(r.get("origin", "written"), 1.0)) for r in rows]
+    mean = sum(raw) / len(raw) if raw else 1.0
+    if mean <= 0:
+        raise UserError("data.weights gives every training row weight 0; nothing would be learnt")
+    return [w / mean for w in raw]

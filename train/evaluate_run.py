@@ -45,7 +45,13 @@ def run_config(run_dir: Path) -> RunConfig:
 
 def _eval_rows(ecfg: EvalConfig, cfg: RunConfig, labels: LabelSet, splits) -> tuple[list[dict], str]:
     if not ecfg.data_file:
-        return splits[ecfg.split].to_list(), f"{ecfg.split} split of {cfg.data.path or cfg.data.test_file}"
+        if ecfg.split not in splits:
+            raise UserError(f"{ecfg.run_dir}: the run has no {ecfg.split!r} split (its splits: {', '.join(splits)})")
+        if ecfg.split == "test" and cfg.data.test_articles and "test_written" in splits:
+            return splits["test"].to_list(), f"real test split (articles in {cfg.data.test_articles})"
+        paths = cfg.data.path if isinstance(cfg.data.path, str) else " + ".join(cfg.data.path or [])
+        name = "written test split" if ecfg.split == "test_written" else f"{ecfg.split} split"
+        return splits[ecfg.split].to_list(), f"{name} of {paths or cfg.data.test_file}"
     rows = load_records(ecfg.data_file, labels, **cfg.data.fields)
     return rows, ecfg.data_file
 
@@ -110,18 +116,20 @@ def _gain(y, pred, base_pred, groups, labels: LabelSet, ecfg: EvalConfig) -> dic
 DEFAULT_EVAL_DIR = "eval-test"
 
 
-def _calibration(logits, y, labels: LabelSet, run: Path, work: Path, title: str, ecfg: EvalConfig) -> dict:
+def _calibration(logits, y, labels: LabelSet, run: Path, work: Path, title: str, ecfg: EvalConfig,
+                 shown: Path) -> dict:
     """Temperature scaling's effect (single-label) or the thresholds used (multi-label)."""
     if labels.is_multi_label:
         info = read_json(run / THRESHOLDS_FILE) if (run / THRESHOLDS_FILE).is_file() else None
         return {"thresholds": dict(zip(labels.names, threshold_vector(info, labels).tolist())),
-                "thresholds_source": str(run / THRESHOLDS_FILE) if info else None}
+                "thresholds_source": str(shown / THRESHOLDS_FILE) if info else None}
     temperature_path = run / TEMPERATURE_FILE
     temperature = read_json(temperature_path)["temperature"] if temperature_path.is_file() else 1.0
     probs_raw, probs = softmax(logits), softmax(logits, temperature)
     reliability_png({"raw": (probs_raw, y), f"T = {temperature:.2f}": (probs, y)}, work / "reliability.png",
                     f"{title}: reliability", ecfg.calibration_bins)
-    return {"temperature": temperature, "temperature_source": str(temperature_path) if temperature != 1.0 else None,
+    # `shown` is the final run directory: during training `run` is still the temporary folder.
+    return {"temperature": temperature, "temperature_source": str(shown / TEMPERATURE_FILE) if temperature != 1.0 else None,
             "ece_before": expected_calibration_error(probs_raw, y, ecfg.calibration_bins),
             "ece_after": expected_calibration_error(probs, y, ecfg.calibration_bins),
             "bins": ecfg.calibration_bins}
@@ -148,7 +156,7 @@ def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
         y = np.asarray([labels.encode(r[labels.field]) for r in rows]).astype(int)
         results = {"source": source, "run_dir": str(shown), "n": len(rows), "labels": list(labels.names),
                    "problem_type": labels.problem_type}
-        results["calibration"] = _calibration(logits, y, labels, run, work, title, ecfg)
+        results["calibration"] = _calibration(logits, y, labels, run, work, title, ecfg, shown)
         if labels.is_multi_label:
             thresholds = np.asarray([results["calibration"]["thresholds"][n] for n in labels.names])
             probs = probabilities(logits, labels)

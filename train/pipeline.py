@@ -5,6 +5,8 @@ Each step is a small function; the run directory is built in a temporary folder 
 
 from __future__ import annotations
 
+from collections import Counter
+
 import shutil
 import time
 from pathlib import Path
@@ -85,12 +87,15 @@ def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet,
 
     model = trainer.model.eval()
     rows_by_split, logits_by_split = {}, {}
-    for split in ("validation", "test"):
+    for split in ("test", *(["test_written"] if "test_written" in splits else []), "validation"):
         rows = rows_by_split[split] = splits[split].to_list()
         logits = predict_logits(model, tokenizer, [r[cfg.data.text_field] for r in rows],
                                 batch_size=cfg.training.eval_batch_size, max_length=cfg.model.max_length)
         logits_by_split[split] = (logits, [labels.encode(r[labels.field]) for r in rows])
-    threshold_info = tune_on_validation(logits_by_split["validation"], labels)
+    fit_on, fit_name = fitting_rows(rows_by_split["validation"], logits_by_split["validation"])
+    threshold_info = tune_on_validation(fit_on, labels)
+    if threshold_info:
+        threshold_info["fitted_on"] = fit_name
     cut = threshold_vector(threshold_info, labels)
     reports, test_records = {}, []
     for split, rows in rows_by_split.items():
@@ -105,6 +110,20 @@ def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet,
     return reports, test_records, logits_by_split, threshold_info
 
 
+# Fewer real validation rows than this and temperature and thresholds are fitted on the whole validation split.
+MIN_REAL_FIT_ROWS = 50
+
+
+def fitting_rows(rows: list[dict], validation: tuple) -> tuple[tuple, str]:
+    """The validation (logits, gold) that calibration and thresholds are fitted on: its real paragraphs where
+    there are enough of them, because real text is what the model will score."""
+    real = [i for i, r in enumerate(rows) if r.get("origin") == "real"]
+    if len(real) < MIN_REAL_FIT_ROWS or len(real) == len(rows):
+        return validation, "validation"
+    logits, gold = validation
+    return (logits[real], [gold[i] for i in real]), f"validation (real paragraphs only, n={len(real)})"
+
+
 def tune_on_validation(validation: tuple, labels: LabelSet) -> dict | None:
     """Per-label thresholds (multi-label runs only), fitted on validation logits."""
     if not labels.is_multi_label:
@@ -116,15 +135,16 @@ def tune_on_validation(validation: tuple, labels: LabelSet) -> dict | None:
     return tune_thresholds(probabilities(logits, labels), np.asarray(gold), labels)
 
 
-def calibrate(logits_by_split: dict, labels: LabelSet) -> dict | None:
-    """Temperature fitted on validation logits; ECE before and after on validation and test."""
+def calibrate(logits_by_split: dict, labels: LabelSet, fit_on: tuple | None = None,
+              fit_name: str = "validation") -> dict | None:
+    """Temperature fitted on validation logits (or `fit_on`); ECE before and after on every split."""
     if labels.is_multi_label:
         return None
     from .calibration import expected_calibration_error, fit_temperature, nll, softmax
 
-    val_logits, val_y = logits_by_split["validation"]
+    val_logits, val_y = fit_on or logits_by_split["validation"]
     temperature = fit_temperature(val_logits, np.asarray(val_y))
-    report = {"temperature": temperature, "fitted_on": "validation"}
+    report = {"temperature": temperature, "fitted_on": fit_name}
     for split, (logits, y) in logits_by_split.items():
         y = np.asarray(y)
         report[split] = {
@@ -152,11 +172,22 @@ def save_run(cfg: RunConfig, trainer, labels: LabelSet, work: Path, metrics: dic
         from .calibration import TEMPERATURE_FILE
 
         write_json(work / TEMPERATURE_FILE, {"temperature": metrics["calibration"]["temperature"],
-                                             "fitted_on": "validation", "validation_nll_before":
+                                             "fitted_on": metrics["calibration"]["fitted_on"],
+                                             "validation_nll_before":
                                              metrics["calibration"]["validation"]["nll_before"],
                                              "validation_nll_after": metrics["calibration"]["validation"]["nll_after"]})
     write_json(work / "run.json", provenance(base_model, {"run_name": cfg.run_name, "timings_s": timings}))
     shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
+
+
+def provenance_counts(splits) -> dict[str, dict[str, int]]:
+    """Rows the model learnt from (train and validation) by licence, origin and source: the card lists them."""
+    out = {}
+    for field in ("licence", "origin", "source"):
+        values = [v for name in ("train", "validation") if field in splits[name].column_names
+                  for v in splits[name][field]]
+        out[field] = dict(Counter(values).most_common())
+    return out
 
 
 def label_counts(values: list, labels: LabelSet) -> dict[str, int]:
@@ -167,11 +198,21 @@ def label_counts(values: list, labels: LabelSet) -> dict[str, int]:
     return counts
 
 
+def test_split_name(metrics: dict) -> str:
+    """What `test` holds: real news held out by article, or the written corpus's own test split."""
+    return "real test split (published news, held out by article)" if "test_written" in metrics or \
+        metrics.get("split_origins", {}).get("test") == "real" else "test split"
+
+
 def print_summary(run_dir: Path, metrics: dict, labels: LabelSet) -> None:
     test = metrics["test"]
     print(f"\nRun directory: {run_dir}")
-    print(f"Test split: n={test['n']}  macro-F1={test['macro_f1']:.4f}" +
+    print(f"{test_split_name(metrics)[0].upper() + test_split_name(metrics)[1:]}: n={test['n']}  "
+          f"macro-F1={test['macro_f1']:.4f}" +
           (f"  accuracy={test['accuracy']:.4f}" if "accuracy" in test else f"  micro-F1={test['micro_f1']:.4f}"))
+    if "test_written" in metrics:
+        written = metrics["test_written"]
+        print(f"Written test split (the project's own text): n={written['n']}  macro-F1={written['macro_f1']:.4f}")
     print(f"{'label':<20}{'precision':>10}{'recall':>10}{'F1':>8}{'support':>9}")
     for name in labels.names:
         c = test["per_class"][name]
@@ -208,14 +249,18 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
             return None
         reports, test_records, logits_by_split, threshold_info = evaluate_model(cfg, trainer, tokenizer, splits,
                                                                                 labels, work)
-        calibration = calibrate(logits_by_split, labels)
+        calibration = calibrate(logits_by_split, labels,
+                                *fitting_rows(splits["validation"].to_list(), logits_by_split["validation"]))
         t2 = time.perf_counter()
         metrics = {
             **reports,
             "training": train_stats,
             "split_sizes": {name: len(ds) for name, ds in splits.items()},
             "split_articles": {name: len(set(ds[cfg.data.group_field])) for name, ds in splits.items()},
+            "split_origins": {name: "+".join(sorted(set(ds["origin"]))) for name, ds in splits.items()
+                              if "origin" in ds.column_names},
             "label_counts": {name: label_counts(ds[labels.field], labels) for name, ds in splits.items()},
+            "training_data": provenance_counts(splits),
             **({"calibration": calibration} if calibration else {}),
             **({"thresholds": threshold_info} if threshold_info else {}),
         }
@@ -225,6 +270,9 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
             from .config import EvalConfig
             from .evaluate_run import DEFAULT_EVAL_DIR, evaluate
 
+            if "test_written" in splits:  # first, so the card (rewritten after eval-test) can show it beside
+                evaluate(EvalConfig(run_dir=str(work), split="test_written", output_dir=str(work / "eval-test_written"),
+                                    batch_size=cfg.training.eval_batch_size), shown_run_dir=cfg.run_dir)
             evaluate(EvalConfig(run_dir=str(work), output_dir=str(work / DEFAULT_EVAL_DIR),
                                 batch_size=cfg.training.eval_batch_size), shown_run_dir=cfg.run_dir)
         if cfg.output.write_card:

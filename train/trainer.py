@@ -14,6 +14,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from .data import ROW_WEIGHT
 from .labels import LabelSet
 from .metrics import make_compute_metrics
 
@@ -29,7 +30,7 @@ def tokenize_splits(splits: DatasetDict, tokenizer, labels: LabelSet, *, text_fi
         encoded[LENGTH_COLUMN] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
-    keep = {"input_ids", "attention_mask", "token_type_ids", "labels", LENGTH_COLUMN}
+    keep = {"input_ids", "attention_mask", "token_type_ids", "labels", LENGTH_COLUMN, ROW_WEIGHT}
     tokenized = splits.map(encode, batched=True, desc="Tokenizing")
     return tokenized.remove_columns([c for c in tokenized["train"].column_names if c not in keep])
 
@@ -47,9 +48,26 @@ def class_weights(train_labels: list, labels: LabelSet) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def make_loss(labels: LabelSet, weights: torch.Tensor | None):
+class RowWeightedTrainer(Trainer):
+    """Passes each training row's `row_weight` (data.weights) to the loss instead of to the model."""
+
+    row_weights: torch.Tensor | None = None
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        if ROW_WEIGHT not in self._signature_columns:  # keep the column in the batches: compute_loss takes it out
+            self._signature_columns.append(ROW_WEIGHT)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        self.row_weights = inputs.pop(ROW_WEIGHT, None)
+        return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
+
+
+def make_loss(labels: LabelSet, weights: torch.Tensor | None, row_weights=lambda: None):
     """compute_loss_func for the Trainer. Sums over the batch and divides by the examples in the accumulated
-    batch, so gradient accumulation and data parallelism give the same scale as one big batch."""
+    batch, so gradient accumulation and data parallelism give the same scale as one big batch. `row_weights`
+    returns the current batch's per-row weights (data.weights), or None."""
 
     def loss_fn(outputs, targets, num_items_in_batch=None):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
@@ -60,6 +78,9 @@ def make_loss(labels: LabelSet, weights: torch.Tensor | None):
             ).mean(dim=1)
         else:
             per_item = torch.nn.functional.cross_entropy(logits, targets, weight=w, reduction="none")
+        rows = row_weights()
+        if rows is not None:
+            per_item = per_item * rows.to(per_item.device, per_item.dtype)
         denominator = num_items_in_batch if num_items_in_batch is not None else per_item.new_tensor(len(per_item))
         return per_item.sum() / denominator
 
@@ -136,14 +157,15 @@ def build_trainer(cfg, model, tokenizer, tokenized: DatasetDict, labels: LabelSe
     weights = None
     if cfg.training.class_weights == "balanced":
         weights = class_weights(tokenized["train"]["labels"], labels)
-    return Trainer(
+    trainer = RowWeightedTrainer(
         model=model,
         args=training_arguments(cfg, workdir, labels),
         data_collator=collator,
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
-        compute_loss_func=make_loss(labels, weights),
         compute_metrics=make_compute_metrics(labels),
         callbacks=_callbacks(cfg, tensorboard_dir),
     )
+    trainer.compute_loss_func = make_loss(labels, weights, lambda: trainer.row_weights)
+    return trainer

@@ -1,0 +1,138 @@
+"""`framing cv CONFIG --group-field source`: leave-one-group-out evaluation on real news.
+
+Each fold trains the full recipe without every row whose `--group-field` has one value (a source, a conflict, an
+outlet) and scores the real paragraphs with that value alone, beside a TF-IDF baseline trained on the same rows.
+Written rows are never held out when grouping by source (they are not a real source). Articles of the real test
+split (data.test_articles) take no part at all, so choosing a recipe by these figures never looks at the test split.
+Per-group results and the mean go to <output.dir>/<run_name>-lo<field>o/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .baselines import tfidf_baseline
+from .config import load_config
+from .data import load_corpus, read_article_list, split_train_validation, to_datasets
+from .errors import UserError
+from .labels import LabelSet
+from .metrics import full_report
+from .rundir import atomic_directory, provenance, write_json
+
+# Groups with fewer real paragraphs than this are listed as skipped: their macro-F1 would be noise.
+MIN_GROUP_ROWS = 30
+
+
+def held_out_groups(records: list[dict], field: str, min_rows: int = MIN_GROUP_ROWS) -> tuple[list[str], dict]:
+    """The values of `field` among real rows with enough paragraphs to score, and the ones skipped."""
+    counts = Counter(r.get(field) for r in records if r.get("origin") == "real")
+    missing = counts.pop(None, 0)
+    if missing:
+        raise UserError(f"--group-field {field}: {missing} real row(s) have no {field!r} field")
+    if not counts:
+        raise UserError(f"--group-field {field}: no real rows (origin: real) to hold out; add data/real/*.jsonl to "
+                        "data.path")
+    kept = sorted(g for g, n in counts.items() if n >= min_rows)
+    skipped = {g: n for g, n in counts.items() if n < min_rows}
+    if len(kept) < 2:
+        raise UserError(f"--group-field {field}: fewer than two values with {min_rows}+ real paragraphs "
+                        f"({dict(counts)})")
+    return kept, skipped
+
+
+def run_leave_one_out(config_path: str, overrides: list[str], field: str, overwrite: bool = False,
+                      only: list[str] | None = None, min_rows: int = MIN_GROUP_ROWS) -> Path:
+    from .modeling import build_classifier
+    from .pipeline import evaluate_model, setup_runtime, train_model
+
+    cfg = load_config(config_path, [*overrides, "output.tensorboard=false", "output.write_card=false"])
+    if cfg.data.train_file or cfg.data.test_conflicts:
+        raise UserError("framing cv splits data.path itself; drop the split files / test_conflicts from the config")
+    labels = cfg.task.label_set()
+    if labels.is_multi_label:
+        raise UserError("framing cv scores single-label tasks; use a frame or stance config")
+    records = load_corpus(cfg.data.path, labels, cfg.data.licences, **cfg.data.fields)
+    group = cfg.data.group_field
+    if cfg.data.test_articles:
+        test = read_article_list(cfg.data.test_articles)
+        records = [r for r in records if r[group] not in test]
+    groups, skipped = held_out_groups(records, field, min_rows)
+    if only:
+        unknown = sorted(set(only) - set(groups))
+        if unknown:
+            raise UserError(f"--only {unknown}: not among the {field} values that can be held out: {', '.join(groups)}")
+        groups = [g for g in groups if g in only]
+    out_dir = Path(cfg.output.dir) / f"{cfg.run_name}-lo{field}o"
+    started = time.perf_counter()
+    per_group = []
+    with atomic_directory(out_dir, overwrite or cfg.output.overwrite) as work:
+        for k, value in enumerate(groups):
+            scored = [r for r in records if r.get(field) == value and r.get("origin") == "real"]
+            rest = [r for r in records if r.get(field) != value]
+            print(f"\n=== {field} {k + 1}/{len(groups)}: {value!r}, {len(scored)} real paragraphs held out; "
+                  f"training on {len(rest)}")
+            fold_dir = work / f"fold{k}"
+            fold_dir.mkdir()
+            splits = to_datasets({**split_train_validation(rest, labels, cfg.data.validation_size, cfg.seed + 1, group),
+                                  "test": scored}, cfg.data, labels)
+            setup_runtime(cfg)
+            tokenizer, model = build_classifier(cfg.model, labels)
+            trainer, stats = train_model(cfg, model, tokenizer, splits, labels, fold_dir, resume=False)
+            reports, _, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
+            train_rows = splits["train"].to_list()
+            y = np.asarray([labels.encode(r[labels.field]) for r in scored])
+            base = full_report(y, tfidf_baseline([r[cfg.data.text_field] for r in train_rows],
+                                                 [labels.encode(r[labels.field]) for r in train_rows],
+                                                 [r[cfg.data.text_field] for r in scored]), labels)
+            fold = {"group": value, "n": len(scored), "articles": len({r[group] for r in scored}),
+                    "macro_f1": reports["test"]["macro_f1"],
+                    "per_class_f1": {n: reports["test"]["per_class"][n]["f1"] for n in labels.names},
+                    "support": {n: reports["test"]["per_class"][n]["support"] for n in labels.names},
+                    "tfidf_macro_f1": base["macro_f1"], "train_rows": len(splits["train"]),
+                    "epochs_run": stats["epochs_run"], "train_runtime_s": stats["train_runtime_s"]}
+            write_json(fold_dir / "metrics.json", {**fold, "model": reports["test"], "tfidf_logreg": base})
+            shutil.rmtree(fold_dir / "checkpoints", ignore_errors=True)
+            per_group.append(fold)
+            print(f"{value}: macro-F1 {fold['macro_f1']:.4f}  TF-IDF {fold['tfidf_macro_f1']:.4f}  (n={len(scored)})")
+        summary = summarise(per_group, labels, field=field, config=config_path, overrides=overrides,
+                            skipped=skipped, min_rows=min_rows, wall_time_s=round(time.perf_counter() - started, 1))
+        write_json(work / "summary.json", summary)
+        write_json(work / "run.json", provenance(cfg.model.name_or_path, {"kind": f"leave-one-{field}-out"}))
+        (work / "summary.md").write_text(format_leave_one_out(summary), encoding="utf-8")
+    print("\n" + format_leave_one_out(summary))
+    return out_dir
+
+
+def summarise(per_group: list[dict], labels: LabelSet, **info) -> dict:
+    def mean_std(values):
+        return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+    return {**info, "group_field": info["field"], "labels": list(labels.names), "per_group": per_group,
+            "model": {"macro_f1": mean_std([g["macro_f1"] for g in per_group]),
+                      "per_class_f1": {n: mean_std([g["per_class_f1"][n] for g in per_group]) for n in labels.names}},
+            "tfidf_logreg": {"macro_f1": mean_std([g["tfidf_macro_f1"] for g in per_group])}}
+
+
+def format_leave_one_out(summary: dict) -> str:
+    field, names = summary["group_field"], summary["labels"]
+    lines = [f"# Leave-one-{field}-out", "",
+             f"Each row: trained without that {field}, scored on its real paragraphs alone. Wall time "
+             f"{summary['wall_time_s'] / 60:.1f} min.", "",
+             f"| held-out {field} | n | macro-F1 | TF-IDF |" + "".join(f" F1 {n} |" for n in names),
+             "|---|---|---|---|" + "---|" * len(names)]
+    for g in summary["per_group"]:
+        lines.append(f"| {g['group']} | {g['n']} | {g['macro_f1']:.3f} | {g['tfidf_macro_f1']:.3f} |"
+                     + "".join(f" {g['per_class_f1'][n]:.3f} |" for n in names))
+    m = summary["model"]
+    lines.append(f"| **mean** | | **{m['macro_f1']['mean']:.3f}** | {summary['tfidf_logreg']['macro_f1']['mean']:.3f} |"
+                 + "".join(f" {m['per_class_f1'][n]['mean']:.3f} |" for n in names))
+    if summary.get("skipped"):
+        lines += ["", f"Not held out (under {summary['min_rows']} real paragraphs): "
+                  + ", ".join(f"{g} ({n})" for g, n in summary["skipped"].items())]
+    return "\n".join(lines) + "\n"
+
