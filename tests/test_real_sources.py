@@ -8,7 +8,8 @@ import pytest
 
 from train import sources
 from train.cli import main
-from train.sources import NearDuplicates, conflict_of, sentence_chunks
+from train.source_readers import sentence_chunks
+from train.sources import NearDuplicates, conflict_of
 
 SENTENCE = ("Government aircraft struck positions held by armed groups near the town on {day}, the monitor said, "
             "and at least {n} fighters were killed in the raids.")

@@ -58,6 +58,21 @@ def test_row_weights_follow_source_then_origin_and_average_one():
     assert weights[1] == pytest.approx(4 * weights[0]) and weights[2] == pytest.approx(2 * weights[0])
 
 
+def test_calibration_and_thresholds_are_fitted_on_real_validation_rows_when_there_are_enough():
+    import numpy as np
+
+    from train.pipeline import MIN_REAL_FIT_ROWS, fitting_rows
+
+    logits = np.arange(200 * 3, dtype=float).reshape(200, 3)
+    gold = list(range(200))
+    rows = [{"origin": "real" if i % 2 else "written"} for i in range(200)]
+    (fit_logits, fit_gold), name = fitting_rows(rows, (logits, gold))
+    assert fit_gold == [i for i in range(200) if i % 2] and np.array_equal(fit_logits, logits[1::2])
+    assert name == "validation (real paragraphs only, n=100)"
+    few = [{"origin": "real" if i < MIN_REAL_FIT_ROWS - 1 else "written"} for i in range(200)]
+    assert fitting_rows(few, (logits, gold)) == ((logits, gold), "validation")
+
+
 def test_weighted_training_on_both_corpora_reports_real_test_first(mixed_corpus, tmp_path, capsys):
     path, test_list, held = mixed_corpus
     out = tmp_path / "runs"
@@ -74,6 +89,7 @@ def test_weighted_training_on_both_corpora_reports_real_test_first(mixed_corpus,
     eval_test = json.loads((run / "eval-test" / "metrics.json").read_text())
     assert eval_test["source"].startswith("real test split")
     assert eval_test["calibration"]["temperature_source"] == str(out / "debug" / "temperature.json")
+    assert "Beside it, the written test split" in (run / "eval-test" / "report.md").read_text()
     card = (run / "README.md").read_text()
     assert "Held-out real test split" in card and "| written test |" in card
 
@@ -102,3 +118,25 @@ def test_leave_one_source_out_scores_each_real_source_alone_and_feeds_the_card(m
 def test_leave_one_out_without_real_rows_is_a_clear_error(capsys):
     assert main(["cv", "configs/debug.yaml", "--group-field", "source"]) == 2
     assert "no real rows" in capsys.readouterr().err
+
+
+def test_compare_gives_the_gain_over_a_written_only_run_and_refuses_a_leaky_baseline(mixed_corpus, tmp_path, capsys):
+    path, test_list, held = mixed_corpus
+    out = tmp_path / "runs"
+    common = ["configs/debug.yaml", f"output.dir={out}", "training.epochs=1.0", "output.evaluate=false",
+              "output.write_card=false"]
+    assert main(["train", *common, f"data.path={path}", f"data.test_articles={test_list}"]) == 0
+    written = tmp_path / "written.jsonl"
+    written.write_text("".join(line for line in open(path) if '"origin": "written"' in line))
+    assert main(["train", *common, f"data.path={written}", "run_name=written-only"]) == 0
+    capsys.readouterr()
+    report = tmp_path / "gain.json"
+    assert main(["compare", str(out / "debug"), str(out / "written-only"), "-o", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "gain" in printed and "95% CI" in printed
+    result = json.loads(report.read_text())
+    assert result["articles"] == len(held) and result["gain"]["ci"][0] <= result["gain"]["point"] <= result["gain"]["ci"][1]
+    # A baseline that trained on the scored articles is refused.
+    assert main(["train", *common, f"data.path={path}", "data.test_articles=null", "run_name=leaky"]) == 0
+    assert main(["compare", str(out / "debug"), str(out / "leaky")]) == 2
+    assert "would flatter it" in capsys.readouterr().err

@@ -210,6 +210,21 @@ def _data_ls_config(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from pathlib import Path
+
+    from .compare import compare_runs, format_comparison, write_comparison
+
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        raise UserError(f"{args.output}: exists; pass --overwrite to replace it")
+    result = compare_runs(args.run_dir, args.baseline_dir, args.split, n_boot=args.bootstrap_samples)
+    print(format_comparison(result))
+    if args.output:
+        write_comparison(result, Path(args.output), args.overwrite)
+        print(f"Wrote {args.output}")
+    return 0
+
+
 def _adapt(args) -> int:
     from pathlib import Path
 
@@ -316,6 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --group-field: values with fewer real paragraphs are listed as skipped (default 30)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cv)
+
+    p = sub.add_parser("compare", help="score two runs on the same held-out paragraphs; the macro-F1 gain with a "
+                                       "95%% bootstrap CI over articles")
+    p.add_argument("run_dir")
+    p.add_argument("baseline_dir", help="the run to compare against (e.g. a written-only recipe)")
+    p.add_argument("--split", default="test", choices=["test", "test_written", "validation"],
+                   help="RUN's split to score (default: test, the real test split when the run has one)")
+    p.add_argument("--bootstrap-samples", type=int, default=1000)
+    p.add_argument("--output", "-o", default=None, help="also write the figures as JSON")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_compare)
 
     p = sub.add_parser("adapt", help="continue masked-language-model pretraining of a base model on unlabelled news "
                                      "(domain adaptation); the output works as model.name_or_path")

@@ -49,9 +49,10 @@ def _eval_rows(ecfg: EvalConfig, cfg: RunConfig, labels: LabelSet, splits) -> tu
             raise UserError(f"{ecfg.run_dir}: the run has no {ecfg.split!r} split (its splits: {', '.join(splits)})")
         if ecfg.split == "test" and cfg.data.test_articles and "test_written" in splits:
             return splits["test"].to_list(), f"real test split (articles in {cfg.data.test_articles})"
+        if ecfg.split == "test_written":
+            return splits[ecfg.split].to_list(), "written test split (the project's own text)"
         paths = cfg.data.path if isinstance(cfg.data.path, str) else " + ".join(cfg.data.path or [])
-        name = "written test split" if ecfg.split == "test_written" else f"{ecfg.split} split"
-        return splits[ecfg.split].to_list(), f"{name} of {paths or cfg.data.test_file}"
+        return splits[ecfg.split].to_list(), f"{ecfg.split} split of {paths or cfg.data.test_file}"
     rows = load_records(ecfg.data_file, labels, **cfg.data.fields)
     return rows, ecfg.data_file
 
@@ -183,6 +184,11 @@ def evaluate(ecfg: EvalConfig, shown_run_dir: Path | None = None) -> Path:
                                  work / "confusion_matrix.png", title)
         write_jsonl(work / "predictions.jsonl", prediction_records(rows, probs, labels, **cfg.data.fields,
                                                                    thresholds=thresholds))
+        written = run / "eval-test_written" / "metrics.json"
+        if ecfg.split == "test" and not ecfg.data_file and written.is_file():
+            w = read_json(written)
+            results["beside"] = {"name": "written test split", "n": w["n"], "articles": w["articles"],
+                                 "macro_f1": w["model"]["bootstrap"]["macro_f1"], "report": "../eval-test_written/report.md"}
         write_json(work / "metrics.json", results)
         (work / "report.md").write_text(render_report(results, ecfg), encoding="utf-8")
     if out_dir.resolve() == (run / DEFAULT_EVAL_DIR).resolve() and (run / "README.md").is_file():

@@ -69,7 +69,7 @@ def run_leave_one_out(config_path: str, overrides: list[str], field: str, overwr
         groups = [g for g in groups if g in only]
     out_dir = Path(cfg.output.dir) / f"{cfg.run_name}-lo{field}o"
     started = time.perf_counter()
-    per_group = []
+    per_group, pooled_gold, pooled_pred = [], [], []
     with atomic_directory(out_dir, overwrite or cfg.output.overwrite) as work:
         for k, value in enumerate(groups):
             scored = [r for r in records if r.get(field) == value and r.get("origin") == "real"]
@@ -83,23 +83,28 @@ def run_leave_one_out(config_path: str, overrides: list[str], field: str, overwr
             setup_runtime(cfg)
             tokenizer, model = build_classifier(cfg.model, labels)
             trainer, stats = train_model(cfg, model, tokenizer, splits, labels, fold_dir, resume=False)
-            reports, _, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
+            reports, predictions, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
             train_rows = splits["train"].to_list()
             y = np.asarray([labels.encode(r[labels.field]) for r in scored])
             base = full_report(y, tfidf_baseline([r[cfg.data.text_field] for r in train_rows],
                                                  [labels.encode(r[labels.field]) for r in train_rows],
                                                  [r[cfg.data.text_field] for r in scored]), labels)
+            present = [n for n in labels.names if reports["test"]["per_class"][n]["support"] > 0]
             fold = {"group": value, "n": len(scored), "articles": len({r[group] for r in scored}),
-                    "macro_f1": reports["test"]["macro_f1"],
+                    "macro_f1": present_macro_f1(reports["test"], present), "labels_present": present,
+                    "macro_f1_all_labels": reports["test"]["macro_f1"],
                     "per_class_f1": {n: reports["test"]["per_class"][n]["f1"] for n in labels.names},
                     "support": {n: reports["test"]["per_class"][n]["support"] for n in labels.names},
-                    "tfidf_macro_f1": base["macro_f1"], "train_rows": len(splits["train"]),
+                    "tfidf_macro_f1": present_macro_f1(base, present), "train_rows": len(splits["train"]),
                     "epochs_run": stats["epochs_run"], "train_runtime_s": stats["train_runtime_s"]}
             write_json(fold_dir / "metrics.json", {**fold, "model": reports["test"], "tfidf_logreg": base})
             shutil.rmtree(fold_dir / "checkpoints", ignore_errors=True)
             per_group.append(fold)
+            pooled_gold += [r["gold"] for r in predictions]
+            pooled_pred += [r["predicted"] for r in predictions]
             print(f"{value}: macro-F1 {fold['macro_f1']:.4f}  TF-IDF {fold['tfidf_macro_f1']:.4f}  (n={len(scored)})")
-        summary = summarise(per_group, labels, field=field, config=config_path, overrides=overrides,
+        summary = summarise(per_group, labels, pooled=pooled_report(pooled_gold, pooled_pred, labels), field=field,
+                            config=config_path, overrides=overrides,
                             skipped=skipped, min_rows=min_rows, wall_time_s=round(time.perf_counter() - started, 1))
         write_json(work / "summary.json", summary)
         write_json(work / "run.json", provenance(cfg.model.name_or_path, {"kind": f"leave-one-{field}-out"}))
@@ -108,29 +113,50 @@ def run_leave_one_out(config_path: str, overrides: list[str], field: str, overwr
     return out_dir
 
 
+def present_macro_f1(report: dict, present: list[str]) -> float:
+    """Macro-F1 over the labels the held-out group has: a source with no `oppose` paragraph cannot score on it,
+    so averaging its undefined F1 as 0 would measure the source's mix, not the model."""
+    return float(np.mean([report["per_class"][n]["f1"] for n in present]))
+
+
+def pooled_report(gold: list[str], predicted: list[str], labels: LabelSet) -> dict:
+    """Every held-out paragraph's prediction together (each made by the model that did not see its group)."""
+    y = np.asarray([labels.encode(g) for g in gold])
+    p = np.asarray([labels.encode(x) for x in predicted])
+    report = full_report(y, p, labels)
+    return {"n": report["n"], "macro_f1": report["macro_f1"],
+            "per_class_f1": {n: report["per_class"][n]["f1"] for n in labels.names}}
+
+
 def summarise(per_group: list[dict], labels: LabelSet, **info) -> dict:
     def mean_std(values):
         return {"mean": float(np.mean(values)), "std": float(np.std(values))}
 
     return {**info, "group_field": info["field"], "labels": list(labels.names), "per_group": per_group,
             "model": {"macro_f1": mean_std([g["macro_f1"] for g in per_group]),
-                      "per_class_f1": {n: mean_std([g["per_class_f1"][n] for g in per_group]) for n in labels.names}},
+                      "per_class_f1": {n: mean_std([g["per_class_f1"][n] for g in per_group
+                                                    if n in g["labels_present"]] or [0.0]) for n in labels.names}},
             "tfidf_logreg": {"macro_f1": mean_std([g["tfidf_macro_f1"] for g in per_group])}}
 
 
 def format_leave_one_out(summary: dict) -> str:
     field, names = summary["group_field"], summary["labels"]
     lines = [f"# Leave-one-{field}-out", "",
-             f"Each row: trained without that {field}, scored on its real paragraphs alone. Wall time "
-             f"{summary['wall_time_s'] / 60:.1f} min.", "",
+             f"Each row: trained without that {field}, scored on its real paragraphs alone; macro-F1 averages the "
+             f"labels the {field} has (a dash marks a label it lacks). Wall time {summary['wall_time_s'] / 60:.1f} min.",
+             "",
              f"| held-out {field} | n | macro-F1 | TF-IDF |" + "".join(f" F1 {n} |" for n in names),
              "|---|---|---|---|" + "---|" * len(names)]
     for g in summary["per_group"]:
         lines.append(f"| {g['group']} | {g['n']} | {g['macro_f1']:.3f} | {g['tfidf_macro_f1']:.3f} |"
-                     + "".join(f" {g['per_class_f1'][n]:.3f} |" for n in names))
+                     + "".join(f" {g['per_class_f1'][n]:.3f} |" if n in g["labels_present"] else " - |"
+                               for n in names))
     m = summary["model"]
     lines.append(f"| **mean** | | **{m['macro_f1']['mean']:.3f}** | {summary['tfidf_logreg']['macro_f1']['mean']:.3f} |"
                  + "".join(f" {m['per_class_f1'][n]['mean']:.3f} |" for n in names))
+    pooled = summary["pooled"]
+    lines.append(f"| pooled ({pooled['n']} paragraphs) | | {pooled['macro_f1']:.3f} | |"
+                 + "".join(f" {pooled['per_class_f1'][n]:.3f} |" for n in names))
     if summary.get("skipped"):
         lines += ["", f"Not held out (under {summary['min_rows']} real paragraphs): "
                   + ", ".join(f"{g} ({n})" for g, n in summary["skipped"].items())]

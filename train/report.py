@@ -89,6 +89,17 @@ def _calibration(cal: dict) -> list[str]:
     ]
 
 
+def _beside(results: dict) -> list[str]:
+    """The written test split's headline next to the real one, so neither is read alone."""
+    if "beside" not in results:
+        return []
+    b = results["beside"]
+    m = b["macro_f1"]
+    return ["", f"Beside it, the {b['name']} (text written for the project, {b['n']} paragraphs from {b['articles']} "
+            f"articles): macro-F1 {m['point']:.4f} (95% CI {m['ci'][0]:.4f}-{m['ci'][1]:.4f}); details in "
+            f"[{b['report']}]({b['report']})."]
+
+
 def render_report(results: dict, ecfg) -> str:
     boot = results["model"]["bootstrap"]
     confusion = _confusion(results)
@@ -99,6 +110,7 @@ def render_report(results: dict, ecfg) -> str:
         f"Intervals are 95% bootstrap intervals from {boot['n_boot']} replicates that resample whole articles "
         "(paragraphs of one article are not independent). Gains are paired: the model and the baseline are "
         "scored on the same resampled articles.",
+        *_beside(results),
         "",
         "## Headline figures",
         "",
