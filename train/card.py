@@ -90,10 +90,10 @@ def _data_section(metrics: dict, labels: dict) -> str:
     provenance = metrics.get("training_data", {})
     origins = provenance.get("origin", {})
     if origins.get("real"):
-        about = (f"Real published news ({origins['real']} paragraphs) and text written for this project "
-                 f"({origins.get('written', 0)} paragraphs), each labelled by the project codebook; the real "
-                 "paragraphs by blind double annotation with blind adjudication. Sources, outlets, licences and "
-                 "agreement figures are in the data card `data/README.md`.")
+        about = (f"The model learnt from real published news ({origins['real']} paragraphs, labelled by blind "
+                 f"double annotation with blind adjudication) and from text written for this project "
+                 f"({origins.get('written', 0)} paragraphs). Sources, outlets, licences and agreement figures are "
+                 "in the data card `data/README.md`.")
     else:
         about = ("The text was written for this project (no sentence copied from any source); the labels were "
                  "checked by blind double annotation of a sample, adjudication and a consistency review. Conflicts, "
@@ -105,9 +105,12 @@ def _data_section(metrics: dict, labels: dict) -> str:
         "| split | paragraphs | articles |" + "".join(f" `{n}` |" for n in labels["labels"]),
         "|---|---|---|" + "---|" * len(labels["labels"]),
     ]
-    for split in ("train", "validation", "test"):
+    shown = {"test": "test (real)" if "test_written" in sizes else "test", "test_written": "test (written)"}
+    for split in ("train", "validation", "test", "test_written"):
+        if split not in sizes:
+            continue
         per_label = counts.get(split, {})
-        lines.append(f"| {split} | {sizes.get(split, 'n/a')} | {articles.get(split, 'n/a')} |"
+        lines.append(f"| {shown.get(split, split)} | {sizes.get(split, 'n/a')} | {articles.get(split, 'n/a')} |"
                      + "".join(f" {per_label.get(n, 0)} |" for n in labels["labels"]))
     lines.append("")
     lines.append("Splits are grouped by `article_id` (no article in two splits) and stratified by label.")
