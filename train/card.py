@@ -216,18 +216,14 @@ def out_of_source_table(run_dir: Path) -> str | None:
     path = run_dir / OUT_OF_SOURCE_FILE
     if not path.is_file():
         return None
+    from .report import group_table
+
     summary = read_json(path)
-    names = summary["labels"]
     lines = [f"Leave-one-{summary['group_field']}-out ({summary['config']}): each row is a model trained without that "
              f"{summary['group_field']} and scored on it alone (macro-F1 over the labels it has). Mean macro-F1 "
              f"**{summary['model']['macro_f1']['mean']:.3f}** (TF-IDF {summary['tfidf_logreg']['macro_f1']['mean']:.3f}); "
              f"all held-out paragraphs pooled: {summary['pooled']['macro_f1']:.3f}.", "",
-             f"| held-out {summary['group_field']} | n | macro-F1 | TF-IDF |" + "".join(f" F1 `{n}` |" for n in names),
-             "|---|---|---|---|" + "---|" * len(names)]
-    for fold in summary["per_group"]:
-        lines.append(f"| {fold['group']} | {fold['n']} | {fold['macro_f1']:.3f} | {fold['tfidf_macro_f1']:.3f} |"
-                     + "".join(f" {fold['per_class_f1'][n]:.3f} |" if n in fold["labels_present"] else " - |"
-                               for n in names))
+             *group_table(summary, label_format="F1 `{}`")]
     return "\n".join(lines)
 
 

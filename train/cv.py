@@ -33,19 +33,44 @@ def _summary(values: list[float]) -> dict:
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "folds": [float(v) for v in values]}
 
 
-def run_cv(config_path: str, overrides: list[str], folds: int, overwrite: bool = False) -> Path:
-    from .modeling import build_classifier
-    from .pipeline import evaluate_model, setup_runtime, train_model
-
-    if folds < 2:
-        raise UserError(f"--folds {folds}: need at least 2")
+def load_cv_corpus(config_path: str, overrides: list[str]):
+    """(config, labels, records) for a cross-validation: one data.path corpus, a single-label task."""
     cfg = load_config(config_path, [*overrides, "output.tensorboard=false", "output.write_card=false"])
     if cfg.data.train_file or cfg.data.test_conflicts:
         raise UserError("framing cv splits data.path itself; drop the split files / test_conflicts from the config")
     labels = cfg.task.label_set()
     if labels.is_multi_label:
         raise UserError("framing cv scores single-label tasks; use a frame or stance config")
-    records = load_corpus(cfg.data.path, labels, cfg.data.licences, **cfg.data.fields)
+    return cfg, labels, load_corpus(cfg.data.path, labels, cfg.data.licences, **cfg.data.fields)
+
+
+def train_and_score_fold(cfg, labels: LabelSet, rest: list[dict], test: list[dict], validation_share: float,
+                         fold_dir: Path) -> tuple[dict, list[dict], dict, dict, dict]:
+    """Train the recipe on `rest` (a validation share carved from it by article), score it and the TF-IDF baseline
+    on `test`: (model reports, test predictions, training stats, split sizes, TF-IDF report)."""
+    from .modeling import build_classifier
+    from .pipeline import evaluate_model, setup_runtime, train_model
+
+    splits = to_datasets({**split_train_validation(rest, labels, validation_share, cfg.seed + 1, cfg.data.group_field),
+                          "test": test}, cfg.data, labels)
+    setup_runtime(cfg)
+    tokenizer, model = build_classifier(cfg.model, labels)
+    trainer, stats = train_model(cfg, model, tokenizer, splits, labels, fold_dir, resume=False)
+    reports, predictions, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
+    train_rows = splits["train"].to_list()
+    y_test = np.asarray([labels.encode(r[labels.field]) for r in test])
+    base_pred = tfidf_baseline([r[cfg.data.text_field] for r in train_rows],
+                               [labels.encode(r[labels.field]) for r in train_rows],
+                               [r[cfg.data.text_field] for r in test])
+    shutil.rmtree(fold_dir / "checkpoints", ignore_errors=True)
+    return (reports, predictions, stats, {s: len(d) for s, d in splits.items()},
+            full_report(y_test, base_pred, labels))
+
+
+def run_cv(config_path: str, overrides: list[str], folds: int, overwrite: bool = False) -> Path:
+    if folds < 2:
+        raise UserError(f"--folds {folds}: need at least 2")
+    cfg, labels, records = load_cv_corpus(config_path, overrides)
     out_dir = Path(cfg.output.dir) / f"{cfg.run_name}-cv{folds}"
     started = time.perf_counter()
     per_fold = []
@@ -56,22 +81,10 @@ def run_cv(config_path: str, overrides: list[str], folds: int, overwrite: bool =
                   f"{len({r[cfg.data.group_field] for r in test})} articles")
             fold_dir = work / f"fold{k}"
             fold_dir.mkdir()
-            splits = to_datasets({**split_train_validation(rest, labels, share, cfg.seed + 1, cfg.data.group_field),
-                                  "test": test}, cfg.data, labels)
-            setup_runtime(cfg)
-            tokenizer, model = build_classifier(cfg.model, labels)
-            trainer, stats = train_model(cfg, model, tokenizer, splits, labels, fold_dir, resume=False)
-            reports, _, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
-            train_rows = splits["train"].to_list()
-            y_test = np.asarray([labels.encode(r[labels.field]) for r in test])
-            base_pred = tfidf_baseline([r[cfg.data.text_field] for r in train_rows],
-                                       [labels.encode(r[labels.field]) for r in train_rows],
-                                       [r[cfg.data.text_field] for r in test])
-            fold = {"fold": k, "sizes": {s: len(d) for s, d in splits.items()}, "model": reports["test"],
-                    "tfidf_logreg": full_report(y_test, base_pred, labels),
+            reports, _, stats, sizes, tfidf = train_and_score_fold(cfg, labels, rest, test, share, fold_dir)
+            fold = {"fold": k, "sizes": sizes, "model": reports["test"], "tfidf_logreg": tfidf,
                     "training": {key: v for key, v in stats.items() if key != "log_history"}}
             write_json(fold_dir / "metrics.json", fold)
-            shutil.rmtree(fold_dir / "checkpoints", ignore_errors=True)
             per_fold.append(fold)
             print(f"fold {k + 1}: model macro-F1 {fold['model']['macro_f1']:.4f}  "
                   f"TF-IDF macro-F1 {fold['tfidf_logreg']['macro_f1']:.4f}")

@@ -9,19 +9,18 @@ Per-group results and the mean go to <output.dir>/<run_name>-lo<field>o/.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from .baselines import tfidf_baseline
-from .config import load_config
-from .data import load_corpus, read_article_list, split_train_validation, to_datasets
+from .cv import load_cv_corpus, train_and_score_fold
+from .data import read_article_list
 from .errors import UserError
 from .labels import LabelSet
 from .metrics import full_report
+from .report import group_table
 from .rundir import atomic_directory, provenance, write_json
 
 # Groups with fewer real paragraphs than this are listed as skipped: their macro-F1 would be noise.
@@ -47,16 +46,7 @@ def held_out_groups(records: list[dict], field: str, min_rows: int = MIN_GROUP_R
 
 def run_leave_one_out(config_path: str, overrides: list[str], field: str, overwrite: bool = False,
                       only: list[str] | None = None, min_rows: int = MIN_GROUP_ROWS) -> Path:
-    from .modeling import build_classifier
-    from .pipeline import evaluate_model, setup_runtime, train_model
-
-    cfg = load_config(config_path, [*overrides, "output.tensorboard=false", "output.write_card=false"])
-    if cfg.data.train_file or cfg.data.test_conflicts:
-        raise UserError("framing cv splits data.path itself; drop the split files / test_conflicts from the config")
-    labels = cfg.task.label_set()
-    if labels.is_multi_label:
-        raise UserError("framing cv scores single-label tasks; use a frame or stance config")
-    records = load_corpus(cfg.data.path, labels, cfg.data.licences, **cfg.data.fields)
+    cfg, labels, records = load_cv_corpus(config_path, overrides)
     group = cfg.data.group_field
     if cfg.data.test_articles:
         test = read_article_list(cfg.data.test_articles)
@@ -78,27 +68,17 @@ def run_leave_one_out(config_path: str, overrides: list[str], field: str, overwr
                   f"training on {len(rest)}")
             fold_dir = work / f"fold{k}"
             fold_dir.mkdir()
-            splits = to_datasets({**split_train_validation(rest, labels, cfg.data.validation_size, cfg.seed + 1, group),
-                                  "test": scored}, cfg.data, labels)
-            setup_runtime(cfg)
-            tokenizer, model = build_classifier(cfg.model, labels)
-            trainer, stats = train_model(cfg, model, tokenizer, splits, labels, fold_dir, resume=False)
-            reports, predictions, _, _ = evaluate_model(cfg, trainer, tokenizer, splits, labels, fold_dir)
-            train_rows = splits["train"].to_list()
-            y = np.asarray([labels.encode(r[labels.field]) for r in scored])
-            base = full_report(y, tfidf_baseline([r[cfg.data.text_field] for r in train_rows],
-                                                 [labels.encode(r[labels.field]) for r in train_rows],
-                                                 [r[cfg.data.text_field] for r in scored]), labels)
+            reports, predictions, stats, sizes, base = train_and_score_fold(cfg, labels, rest, scored,
+                                                                            cfg.data.validation_size, fold_dir)
             present = [n for n in labels.names if reports["test"]["per_class"][n]["support"] > 0]
             fold = {"group": value, "n": len(scored), "articles": len({r[group] for r in scored}),
                     "macro_f1": present_macro_f1(reports["test"], present), "labels_present": present,
                     "macro_f1_all_labels": reports["test"]["macro_f1"],
                     "per_class_f1": {n: reports["test"]["per_class"][n]["f1"] for n in labels.names},
                     "support": {n: reports["test"]["per_class"][n]["support"] for n in labels.names},
-                    "tfidf_macro_f1": present_macro_f1(base, present), "train_rows": len(splits["train"]),
+                    "tfidf_macro_f1": present_macro_f1(base, present), "train_rows": sizes["train"],
                     "epochs_run": stats["epochs_run"], "train_runtime_s": stats["train_runtime_s"]}
             write_json(fold_dir / "metrics.json", {**fold, "model": reports["test"], "tfidf_logreg": base})
-            shutil.rmtree(fold_dir / "checkpoints", ignore_errors=True)
             per_group.append(fold)
             pooled_gold += [r["gold"] for r in predictions]
             pooled_pred += [r["predicted"] for r in predictions]
@@ -144,13 +124,7 @@ def format_leave_one_out(summary: dict) -> str:
     lines = [f"# Leave-one-{field}-out", "",
              f"Each row: trained without that {field}, scored on its real paragraphs alone; macro-F1 averages the "
              f"labels the {field} has (a dash marks a label it lacks). Wall time {summary['wall_time_s'] / 60:.1f} min.",
-             "",
-             f"| held-out {field} | n | macro-F1 | TF-IDF |" + "".join(f" F1 {n} |" for n in names),
-             "|---|---|---|---|" + "---|" * len(names)]
-    for g in summary["per_group"]:
-        lines.append(f"| {g['group']} | {g['n']} | {g['macro_f1']:.3f} | {g['tfidf_macro_f1']:.3f} |"
-                     + "".join(f" {g['per_class_f1'][n]:.3f} |" if n in g["labels_present"] else " - |"
-                               for n in names))
+             "", *group_table(summary, label_format="F1 {}")]
     m = summary["model"]
     lines.append(f"| **mean** | | **{m['macro_f1']['mean']:.3f}** | {summary['tfidf_logreg']['macro_f1']['mean']:.3f} |"
                  + "".join(f" {m['per_class_f1'][n]['mean']:.3f} |" for n in names))

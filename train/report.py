@@ -89,6 +89,20 @@ def _calibration(cal: dict) -> list[str]:
     ]
 
 
+def group_table(summary: dict, label_format: str) -> list[str]:
+    """Header and one row per held-out group of a leave-one-group-out summary; a dash marks a label the group
+    lacks (its F1 is undefined, not 0)."""
+    names = summary["labels"]
+    lines = [f"| held-out {summary['group_field']} | n | macro-F1 | TF-IDF |"
+             + "".join(" " + label_format.format(n) + " |" for n in names),
+             "|---|---|---|---|" + "---|" * len(names)]
+    for g in summary["per_group"]:
+        lines.append(f"| {g['group']} | {g['n']} | {g['macro_f1']:.3f} | {g['tfidf_macro_f1']:.3f} |"
+                     + "".join(f" {g['per_class_f1'][n]:.3f} |" if n in g["labels_present"] else " - |"
+                               for n in names))
+    return lines
+
+
 def _beside(results: dict) -> list[str]:
     """The written test split's headline next to the real one, so neither is read alone."""
     if "beside" not in results:
