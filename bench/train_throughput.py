@@ -44,8 +44,8 @@ def run_arm(name: str, cfg, splits, labels) -> dict:
     import torch
     from transformers import set_seed
 
-    from train.modeling import build_classifier
-    from train.trainer import build_trainer, tokenize_splits
+    from train.modeling.models import build_classifier
+    from train.modeling.trainer import build_trainer, tokenize_splits
 
     set_seed(cfg.seed)
     tokenizer, model = build_classifier(cfg.model, labels)
@@ -77,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from train.config import load_config
-    from train.data import load_splits
+    from train.data.corpus import load_splits
 
     common = ["training.epochs=1", f"data.max_examples={args.samples}", "output.tensorboard=false",
               "training.early_stopping_patience=null"]

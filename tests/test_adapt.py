@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from train import adapt
 from train.cli import main
+from train.modeling import adapt
 
 TINY = "tests/fixtures/tiny-bert"
 

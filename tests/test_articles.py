@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from train.articles import InputProblem, Paragraph, list_inputs, read_articles, split_paragraphs
+from train.data.articles import InputProblem, Paragraph, list_inputs, read_articles, split_paragraphs
 from train.errors import UserError
 
 # All example prose below is invented for these tests.

@@ -8,7 +8,7 @@ import time
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard import metadata_load
 
-from train.card import _card_data, write_card
+from train.sharing.card import _card_data, write_card
 
 REQUIRED = ["language", "license", "library_name", "pipeline_tag", "tags", "metrics", "model-index"]
 
@@ -54,7 +54,8 @@ def test_hub_base_model_goes_into_metadata(tiny_run):
 
 def test_card_sections_are_filled_and_image_exists(tiny_run):
     text = (tiny_run / "README.md").read_text()
-    for heading in ("### Confidence intervals and baselines", "### Calibration", "## Labels", "## Intended uses", "## Out-of-scope uses", "## Training data",
+    for heading in ("### Confidence intervals and baselines", "### Calibration", "## Labels", "## Intended uses",
+                    "## Out-of-scope uses", "## Training data",
                     "## Training procedure", "## Evaluation", "## Limitations and biases", "## How to use",
                     "## Citation"):
         assert heading in text

@@ -5,10 +5,10 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from train.agreement import agreement
-from train.audit import audit, names_in
 from train.cli import main
-from train.datacheck import check_corpus
+from train.data.agreement import agreement
+from train.data.check import check_corpus
+from train.evaluation.audit import audit, names_in
 
 CORPUS = "data/paragraphs.jsonl"
 

@@ -1,6 +1,6 @@
 import json
 
-from train.cv import grouped_folds
+from train.evaluation.cv import grouped_folds
 from train.labels import label_set_for
 
 FRAME = label_set_for("frame", None, None)

@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from train.config import load_config
-from train.data import load_records, load_splits, split_records
+from train.data.corpus import load_records, load_splits, split_records
 from train.errors import DataError, UserError
 from train.labels import label_set_for
 

@@ -17,16 +17,15 @@ import shutil
 import time
 
 import pytest
+from conftest import FIXTURE_DATA, ROOT, TINY_MODEL
 
-from train import data as data_module
 from train.cli import main
 from train.config import load_config
-from train.data import MAX_TEXT_CHARS, load_records, load_splits
+from train.data import corpus as data_module
+from train.data.corpus import MAX_TEXT_CHARS, load_records, load_splits
 from train.errors import UserError
 from train.labels import label_set_for
-from train.modeling import check_local_model_dir, resolve_model_source
-
-from conftest import FIXTURE_DATA, ROOT, TINY_MODEL
+from train.modeling.models import check_local_model_dir, resolve_model_source
 
 FRAME = label_set_for("frame", None, None)
 ROWS = [json.loads(line) for line in FIXTURE_DATA.read_text(encoding="utf-8").splitlines()]
@@ -224,8 +223,8 @@ def test_ids_and_article_ids_must_be_plain_values(tmp_path, value, problem):
 def test_long_paragraph_under_the_limit_is_kept_whole_and_truncated_by_the_tokenizer(tmp_path):
     from datasets import Dataset, DatasetDict
 
-    from train.modeling import load_tokenizer
-    from train.trainer import tokenize_splits
+    from train.modeling.models import load_tokenizer
+    from train.modeling.trainer import tokenize_splits
 
     text = ("The convoy waited at the crossing for another day. " * 3000)[:MAX_TEXT_CHARS]
     path = write(tmp_path, "long.jsonl", corpus_bytes("jsonl", with_text(text)))
@@ -246,7 +245,7 @@ def test_text_problem_documents_refusal_not_stripping():
 
 def test_new_articles_for_predict_have_control_characters_removed_not_refused(tmp_path):
     # Unlabelled scraped text: one stray byte must not stop a corpus run; the tokenizer ignores them anyway.
-    from train.articles import read_articles
+    from train.data.articles import read_articles
 
     path = write(tmp_path, "a.txt", "Aid convoy\x00 reaches town\n\nTrucks\x1b[1m crossed\x7f the line.\x80\n".encode())
     assert [p.text for p in read_articles(path)] == ["Aid convoy reaches town", "Trucks[1m crossed the line."]
@@ -258,7 +257,8 @@ BASE = f"base: {ROOT / 'configs' / 'debug.yaml'}\n"  # line 1: anything that sli
 
 
 @pytest.mark.parametrize("text, expected", [
-    (BASE + "training:\n  epochs: [1, 2\nseed: 3\n", "line 4, column 5: not valid YAML (expected ',' or ']', but got ':'; while parsing a flow sequence on line 3)"),
+    (BASE + "training:\n  epochs: [1, 2\nseed: 3\n",
+     "line 4, column 5: not valid YAML (expected ',' or ']', but got ':'; while parsing a flow sequence on line 3)"),
     (BASE + "training:\n  epochs: 2.0\n batch_size: 3\n", "line 4, column 2: not valid YAML (expected <block end>"),
     (BASE + "training:\n\tepochs: 2.0\n", "line 3, column 1: not valid YAML (found character '\\t'"),
     (BASE + "run_name: \"unclosed\n", "not valid YAML (found unexpected end of stream"),
@@ -430,7 +430,7 @@ def test_unexpected_exception_is_not_turned_into_exit_2(monkeypatch, capsys):
     def boom(path):
         raise RuntimeError("a bug, not the user's fault")
 
-    monkeypatch.setattr("train.datacheck.check_corpus", boom)
+    monkeypatch.setattr("train.data.check.check_corpus", boom)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["data", "check", str(FIXTURE_DATA)])
     assert "error:" not in capsys.readouterr().err
@@ -440,7 +440,7 @@ def test_keyboard_interrupt_exits_130_not_2(monkeypatch, capsys):
     def interrupted(path):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("train.datacheck.check_corpus", interrupted)
+    monkeypatch.setattr("train.data.check.check_corpus", interrupted)
     assert main(["data", "check", str(FIXTURE_DATA)]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "error:" not in err and "Traceback" not in err

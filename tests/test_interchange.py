@@ -4,13 +4,13 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 import pytest
-
 from conftest import FIXTURE_DATA, FIXTURES, ROOT
+
 from train.cli import main
-from train.datacheck import check_corpus
+from train.data.check import check_corpus
+from train.inference.predict import PredictOptions, run_predict
+from train.inference.select import cap_per_article, rank
 from train.labels import CODEBOOK_LABELS
-from train.predict import PredictOptions, run_predict
-from train.select import cap_per_article, rank
 
 LS_EXPORT = FIXTURES / "label-studio-export.json"
 DOCCANO_EXPORT = FIXTURES / "doccano-export.jsonl"
@@ -138,7 +138,7 @@ def test_doccano_export(tmp_path, capsys):
 
 
 def test_label_studio_config_names_our_fields_and_labels():
-    from train.interchange import label_studio_config
+    from train.data.interchange import label_studio_config
 
     root = ET.fromstring(label_studio_config())
     controls = {c.get("name"): c for c in root.iter("Choices")}
@@ -180,7 +180,7 @@ def test_predict_label_studio_tasks_carry_predictions_and_scores(tiny_run, artic
 
 
 def test_predict_label_studio_resumes_to_the_same_bytes(tiny_run, articles, tmp_path, monkeypatch):
-    from train import predict as predict_module
+    from train.inference import predict as predict_module
 
     options = dict(fmt="label-studio", buffer=2, batch_size=2, progress=False)
     reference, _ = run_predict([str(tiny_run), str(articles)], PredictOptions(output=tmp_path / "ref.json", **options))

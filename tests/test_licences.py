@@ -4,8 +4,8 @@ import json
 
 from train.cli import main
 from train.config import load_config
-from train.data import load_corpus, load_splits
-from train.datacheck import check_corpus
+from train.data.check import check_corpus
+from train.data.corpus import load_corpus, load_splits
 
 FIXTURE = "tests/fixtures/paragraphs.jsonl"
 

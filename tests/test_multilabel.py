@@ -13,7 +13,7 @@ from sklearn.metrics import f1_score, hamming_loss
 
 from train.cli import main
 from train.labels import CODEBOOK_LABELS, LabelSet
-from train.thresholds import tune_thresholds
+from train.modeling.thresholds import tune_thresholds
 
 FRAMES = LabelSet("frames", tuple(CODEBOOK_LABELS["frames"]), "multi_label_classification")
 

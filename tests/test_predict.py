@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from train.cli import main
-from train.predict import PredictOptions, run_predict
+from train.inference.predict import PredictOptions, run_predict
 
 ARTICLE_A = """Aid convoy reaches besieged town
 
@@ -65,9 +65,9 @@ def test_records_and_article_summaries(tiny_run, articles, tmp_path):
 
 
 def test_long_paragraph_windows_average_their_probabilities(tiny_run):
-    from train.inference import TorchScorer, window_probabilities
-    from train.metrics import probabilities
-    from train.modeling import load_trained
+    from train.evaluation.metrics import probabilities
+    from train.inference.scoring import TorchScorer, window_probabilities
+    from train.modeling.models import load_trained
 
     tokenizer, model = load_trained(tiny_run)
     labels = json.loads((tiny_run / "labels.json").read_text())
@@ -100,7 +100,7 @@ def test_sorting_does_not_change_predictions(tiny_run, articles, tmp_path):
 
 
 def test_resume_after_a_crash_is_byte_identical(tiny_run, articles, tmp_path, monkeypatch):
-    from train import predict as predict_module
+    from train.inference import predict as predict_module
 
     reference = predict(tiny_run, [articles], tmp_path / "ref.jsonl", buffer=5, batch_size=2)
     real_write = predict_module.Output.write
@@ -128,7 +128,7 @@ def test_resume_after_a_crash_is_byte_identical(tiny_run, articles, tmp_path, mo
 
 
 def test_resume_with_other_options_is_refused(tiny_run, articles, tmp_path, monkeypatch):
-    from train import predict as predict_module
+    from train.inference import predict as predict_module
 
     def crash(self, records):
         raise RuntimeError("simulated crash")
@@ -202,10 +202,20 @@ def test_merge_combines_shards(tiny_run, articles, tmp_path):
     assert text[0].startswith("article_id,") and sum(line.startswith("article_id,") for line in text) == 1
 
 
-def test_onnx_backend_matches_torch(tiny_run, articles, tmp_path):
+def test_onnx_backend_matches_torch(tiny_run, articles, tmp_path, capfd):
+    import warnings
+
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    assert main(["export", str(run), "--onnx", "--int8"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["export", str(run), "--onnx", "--int8"]) == 0
+    # the exporter's advanced-indexing and traced-padding warnings, and the quantiser's call for pre-processing,
+    # are acted on or explained in export.py, not shown raw on every run
+    shown = [f"{w.category.__name__}: {str(w.message)[:60]}" for w in caught
+             if not issubclass(w.category, (DeprecationWarning, FutureWarning))]  # hidden by default anyway
+    assert shown == []
+    assert "pre-processing" not in capfd.readouterr().err
     torch_rows = lines(predict(run, [articles], tmp_path / "t.jsonl")[0])
     onnx_rows = lines(predict(run, [articles], tmp_path / "o.jsonl", backend="onnx")[0])
     int8_rows = lines(predict(run, [articles], tmp_path / "q.jsonl", backend="onnx-int8")[0])
@@ -220,8 +230,8 @@ def test_torch_scorer_matches_the_plain_model_and_restores_the_onednn_flag(tiny_
     pass with torch's defaults, and the caller's oneDNN setting is left as it was."""
     import torch
 
-    from train.inference import TorchScorer
-    from train.modeling import load_trained
+    from train.inference.scoring import TorchScorer
+    from train.modeling.models import load_trained
 
     tokenizer, model = load_trained(tiny_run)
     encoded = tokenizer(["The convoy reached the town.", "Ministers met in the capital to discuss the strikes."],

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from train.articles import read_articles, split_paragraphs
-from train.data import grouped_kfold, grouped_split, label_strata, load_records, normalise_text, read_rows, split_records
+from train.data.articles import read_articles, split_paragraphs
+from train.data.corpus import grouped_kfold, grouped_split, label_strata, load_records, normalise_text, read_rows, split_records
 from train.errors import UserError
 from train.labels import label_set_for
 
@@ -107,9 +107,9 @@ def articles(draw):
                            min_size=1, max_size=6))
     parts = [draw(st.sampled_from(["", "\n", "  \n\n"]))]
     for b, block in enumerate(blocks):
-        for l, line in enumerate(block):
+        for i, line in enumerate(block):
             parts.append(draw(SPACE).join(line))
-            if l < len(block) - 1:
+            if i < len(block) - 1:
                 parts.append(draw(LINE_BREAK))
         parts.append(draw(BLANK) if b < len(blocks) - 1 else draw(st.sampled_from(["", "\n", "\n\n "])))
     return "".join(parts), blocks

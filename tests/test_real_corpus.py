@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from train.agreement import agreement
 from train.cli import main
-from train.data import read_article_list
-from train.datacheck import check_corpus
-from train.sources import ORDER, SOURCES
+from train.data.agreement import agreement
+from train.data.check import check_corpus
+from train.data.corpus import read_article_list
+from train.data.sources import ORDER, SOURCES
 
 REAL = sorted(str(p) for p in Path("data/real").glob("*.jsonl"))
 ANNOTATIONS = Path("data/annotations/real")

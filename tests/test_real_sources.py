@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from train import sources
 from train.cli import main
-from train.source_readers import sentence_chunks
-from train.sources import NearDuplicates, conflict_of
+from train.data import sources
+from train.data.source_readers import sentence_chunks
+from train.data.sources import NearDuplicates, conflict_of
 
 SENTENCE = ("Government aircraft struck positions held by armed groups near the town on {day}, the monitor said, "
             "and at least {n} fighters were killed in the raids.")

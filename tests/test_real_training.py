@@ -6,7 +6,7 @@ import pytest
 
 from train.cli import main
 from train.config import load_config
-from train.data import load_corpus, load_splits, row_weights, split_with_real_test
+from train.data.corpus import load_corpus, load_splits, row_weights, split_with_real_test
 
 FIXTURE = "tests/fixtures/paragraphs.jsonl"
 
@@ -61,7 +61,7 @@ def test_row_weights_follow_source_then_origin_and_average_one():
 def test_calibration_and_thresholds_are_fitted_on_real_validation_rows_when_there_are_enough():
     import numpy as np
 
-    from train.pipeline import MIN_REAL_FIT_ROWS, fitting_rows
+    from train.modeling.calibration import MIN_REAL_FIT_ROWS, fitting_rows
 
     logits = np.arange(200 * 3, dtype=float).reshape(200, 3)
     gold = list(range(200))

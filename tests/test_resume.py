@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from train.cli import main
-from train.resume import COMPLETE_MARKER, newest_complete_checkpoint
+from train.modeling.resume import COMPLETE_MARKER, newest_complete_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 # The debug recipe: 90 training paragraphs, batch 8 -> 12 optimizer steps per epoch, 2 epochs.

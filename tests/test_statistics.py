@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from train.bootstrap import bootstrap_f1, bootstrap_macro_f1_difference, per_group_confusions
-from train.calibration import expected_calibration_error, fit_temperature, nll, softmax
+from train.evaluation.bootstrap import bootstrap_f1, bootstrap_macro_f1_difference, per_group_confusions
+from train.modeling.calibration import expected_calibration_error, fit_temperature, nll, softmax
 
 
 def noisy_predictions(n=400, k=4, accuracy=0.7, seed=0):

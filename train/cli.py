@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from .errors import UserError
+from train.errors import UserError
 
 EXAMPLES = """examples:
   framing train configs/frame-minilm.yaml
@@ -33,7 +34,7 @@ EXAMPLES = """examples:
 
 
 def _train(args) -> int:
-    from .pipeline import run_training
+    from train.pipeline import run_training
 
     try:
         run_training(args.config, args.overrides, overwrite=args.overwrite, resume=args.resume)
@@ -46,22 +47,26 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .config import EvalConfig, load_config
-    from .evaluate_run import evaluate
+    from train.config import EvalConfig, load_config
+    from train.evaluation.evaluate_run import DEFAULT_EVAL_DIR, evaluate
+    from train.sharing.card import write_card
 
-    evaluate(load_config(args.config, args.overrides, schema=EvalConfig))
+    ecfg = load_config(args.config, args.overrides, schema=EvalConfig)
+    out_dir, run = evaluate(ecfg), Path(ecfg.run_dir)
+    if out_dir.resolve() == (run / DEFAULT_EVAL_DIR).resolve() and (run / "README.md").is_file():
+        write_card(run)  # the card carries the test evaluation's CIs and baselines
     return 0
 
 
 def _cv(args) -> int:
     if args.group_field:
-        from .loso import run_leave_one_out
+        from train.evaluation.loso import run_leave_one_out
 
         only = [v.strip() for v in args.only.split(",") if v.strip()] if args.only else None
         run_leave_one_out(args.config, args.overrides, args.group_field, overwrite=args.overwrite, only=only,
                           min_rows=args.min_group_rows)
         return 0
-    from .cv import run_cv
+    from train.evaluation.cv import run_cv
 
     run_cv(args.config, args.overrides, args.folds, overwrite=args.overwrite)
     return 0
@@ -70,7 +75,7 @@ def _cv(args) -> int:
 def _predict(args) -> int:
     from pathlib import Path
 
-    from .predict import PredictOptions, parse_shard, run_predict
+    from train.inference.predict import PredictOptions, parse_shard, run_predict
 
     options = PredictOptions(output=Path(args.output), fmt=args.format, text_field=args.text_field,
                              id_field=args.id_field, batch_size=args.batch_size, buffer=args.buffer,
@@ -81,7 +86,7 @@ def _predict(args) -> int:
 
 
 def _export(args) -> int:
-    from .onnx_export import export_onnx
+    from train.inference.export import export_onnx
 
     if not args.onnx:
         raise UserError("nothing to export: pass --onnx (optionally with --int8)")
@@ -91,7 +96,7 @@ def _export(args) -> int:
 
 
 def _merge(args) -> int:
-    from .predict import merge_outputs
+    from train.inference.predict import merge_outputs
 
     print(f"Wrote {merge_outputs(args.parts, args.output)}")
     return 0
@@ -100,12 +105,12 @@ def _merge(args) -> int:
 def _card(args) -> int:
     from pathlib import Path
 
-    from .card import write_card
-    from .modeling import check_local_model_dir
+    from train.modeling.models import check_local_model_dir
+    from train.sharing.card import write_card
 
     check_local_model_dir(Path(args.run_dir))  # no card for a run that predict and evaluate would refuse
     if args.out_of_source:
-        from .card import store_out_of_source
+        from train.sharing.card import store_out_of_source
 
         store_out_of_source(Path(args.run_dir), Path(args.out_of_source))
     path = write_card(args.run_dir)
@@ -114,7 +119,7 @@ def _card(args) -> int:
 
 
 def _push(args) -> int:
-    from .push import push_run
+    from train.sharing.push import push_run
 
     url = push_run(args.run_dir, args.repo_id, private=args.private)
     print(f"Pushed {args.run_dir} -> {url}")
@@ -122,7 +127,7 @@ def _push(args) -> int:
 
 
 def _data_check(args) -> int:
-    from .datacheck import check_corpus, format_stats
+    from train.data.check import check_corpus, format_stats
 
     stats = check_corpus(*args.files)
     print(f"{', '.join(args.files)}: schema and codebook rules OK")
@@ -131,9 +136,9 @@ def _data_check(args) -> int:
 
 
 def _data_audit(args) -> int:
-    from .audit import audit, format_audit
-    from .datacheck import check_corpus
-    from .data import read_rows
+    from train.data.check import check_corpus
+    from train.data.corpus import read_rows
+    from train.evaluation.audit import audit, format_audit
 
     check_corpus(*args.files)
     records = [row.record for path in args.files for row in read_rows(path)]
@@ -142,14 +147,14 @@ def _data_audit(args) -> int:
 
 
 def _data_agreement(args) -> int:
-    from .agreement import agreement, format_agreement
+    from train.data.agreement import agreement, format_agreement
 
     print(format_agreement(agreement(args.first, args.second)))
     return 0
 
 
 def _data_extract(args) -> int:
-    from .sources import rebuild_source
+    from train.data.sources import rebuild_source
 
     path, count = rebuild_source(args.source, args.repo, labels=args.labels, previous=args.previous,
                                  output=args.output, overwrite=args.overwrite)
@@ -160,8 +165,8 @@ def _data_extract(args) -> int:
 def _data_real_test(args) -> int:
     from pathlib import Path
 
-    from .data import read_rows
-    from .sources import choose_test_articles
+    from train.data.corpus import read_rows
+    from train.data.sources import choose_test_articles
 
     output = Path(args.output)
     if output.exists() and not args.overwrite:
@@ -182,7 +187,7 @@ def _data_real_test(args) -> int:
 
 
 def _data_sources(args) -> int:
-    from .sources import ORDER, SOURCES
+    from train.data.sources import ORDER, SOURCES
 
     for name in ORDER:
         s = SOURCES[name]
@@ -191,14 +196,14 @@ def _data_sources(args) -> int:
 
 
 def _data_import(args) -> int:
-    from .interchange import import_export
+    from train.data.interchange import import_export
 
     print(import_export(args.export, args.format, args.output, args.mapping, overwrite=args.overwrite).format())
     return 0
 
 
 def _data_ls_config(args) -> int:
-    from .interchange import label_studio_config
+    from train.data.interchange import label_studio_config
 
     if args.output is None:
         print(label_studio_config(), end="")
@@ -213,7 +218,7 @@ def _data_ls_config(args) -> int:
 def _compare(args) -> int:
     from pathlib import Path
 
-    from .compare import compare_runs, format_comparison, write_comparison
+    from train.evaluation.compare import compare_runs, format_comparison, write_comparison
 
     if args.output and Path(args.output).exists() and not args.overwrite:
         raise UserError(f"{args.output}: exists; pass --overwrite to replace it")
@@ -228,7 +233,7 @@ def _compare(args) -> int:
 def _adapt(args) -> int:
     from pathlib import Path
 
-    from .adapt import AdaptOptions, run_adapt
+    from train.modeling.adapt import AdaptOptions, run_adapt
 
     options = AdaptOptions(output=Path(args.output), base=args.base, text_field=args.text_field,
                            exclude=tuple(args.exclude), max_length=args.max_length, batch_size=args.batch_size,
@@ -243,7 +248,7 @@ def _adapt(args) -> int:
 def _select(args) -> int:
     from pathlib import Path
 
-    from .select import SelectOptions, run_select
+    from train.inference.select import SelectOptions, run_select
 
     options = SelectOptions(output=Path(args.output), n=args.n, strategy=args.strategy, per_article=args.per_article,
                             seed=args.seed, fmt=args.format, text_field=args.text_field, id_field=args.id_field,

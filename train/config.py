@@ -14,8 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
-from .labels import CODEBOOK_LABELS, CODEBOOK_PROBLEM_TYPE, MULTI_LABEL, SINGLE_LABEL, LabelSet, label_set_for
+from train.errors import ConfigError
+from train.labels import CODEBOOK_LABELS, CODEBOOK_PROBLEM_TYPE, MULTI_LABEL, SINGLE_LABEL, LabelSet, label_set_for
 
 _STRICT = ConfigDict(extra="forbid", strict=True, validate_default=True)
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

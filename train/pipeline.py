@@ -5,154 +5,22 @@ Each step is a small function; the run directory is built in a temporary folder 
 
 from __future__ import annotations
 
-from collections import Counter
-
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
-from .config import RunConfig, dump_config, load_config
-from .data import load_splits
-from .evaluation import evaluate_logits
-from .labels import LabelSet
-from .thresholds import THRESHOLDS_FILE, threshold_vector
-from .modeling import build_classifier, resolve_model_source
-from .resume import CHECKPOINT_DIR, is_main_process, newest_complete_checkpoint, training_directory, world_size
-from .rundir import check_target, provenance, write_json, write_jsonl
-
-
-def setup_runtime(cfg: RunConfig) -> None:
-    """Threads and seeds; under torchrun, the process group (gloo on CPU) before any process touches files."""
-    import os
-
-    import torch
-    from transformers import set_seed
-
-    if world_size() > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() and not cfg.training.use_cpu else "gloo")
-        if not cfg.training.num_threads:  # processes on one machine share its cores
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
-    if cfg.training.num_threads:
-        torch.set_num_threads(cfg.training.num_threads)
-    set_seed(cfg.seed)
-
-
-def train_model(cfg: RunConfig, model, tokenizer, splits, labels: LabelSet, work: Path, resume: bool):
-    """Fine-tune with the Trainer; returns the trainer (best checkpoint loaded) and training statistics.
-    With `resume`, training continues from the newest complete checkpoint (optimizer, scheduler, RNG, data order)."""
-    from .trainer import build_trainer, tokenize_splits
-
-    tokenized = tokenize_splits(splits, tokenizer, labels, text_field=cfg.data.text_field,
-                                max_length=cfg.model.max_length)
-    tensorboard_dir = work / "logs" if cfg.output.tensorboard and is_main_process() else None
-    trainer = build_trainer(cfg, model, tokenizer, tokenized, labels, work / CHECKPOINT_DIR, tensorboard_dir)
-    checkpoint = newest_complete_checkpoint(work) if resume else None
-    if resume and is_main_process():
-        print(f"Resuming from {checkpoint}" if checkpoint else "No complete checkpoint yet: training from the start")
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    state = trainer.state
-    stats = {
-        "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 2),
-        "train_samples_per_second": round(result.metrics.get("train_samples_per_second", 0.0), 3),
-        "epochs_run": round(state.epoch or 0.0, 3),
-        "global_steps": state.global_step,
-        "best_checkpoint_metric": state.best_metric,
-        "best_epoch": _best_epoch(state),
-        "log_history": state.log_history,
-    }
-    return trainer, stats
-
-
-def _best_epoch(state) -> float | None:
-    for entry in state.log_history:
-        if entry.get("eval_macro_f1") == state.best_metric:
-            return entry.get("epoch")
-    return None
-
-
-def evaluate_model(cfg: RunConfig, trainer, tokenizer, splits, labels: LabelSet,
-                   work: Path) -> tuple[dict, list[dict], dict, dict | None]:
-    """Validation and test reports from the best checkpoint; test predictions and the confusion-matrix plot.
-    Multi-label runs first tune per-label thresholds on validation; the reports use them.
-
-    Uses our order-preserving inference, not Trainer.predict: with length grouping on, transformers 5.x also
-    length-groups the evaluation sampler, so Trainer.predict returns rows in a shuffled order.
-    """
-    from .inference import predict_logits
-
-    model = trainer.model.eval()
-    rows_by_split, logits_by_split = {}, {}
-    for split in ("test", *(["test_written"] if "test_written" in splits else []), "validation"):
-        rows = rows_by_split[split] = splits[split].to_list()
-        logits = predict_logits(model, tokenizer, [r[cfg.data.text_field] for r in rows],
-                                batch_size=cfg.training.eval_batch_size, max_length=cfg.model.max_length)
-        logits_by_split[split] = (logits, [labels.encode(r[labels.field]) for r in rows])
-    fit_on, fit_name = fitting_rows(rows_by_split["validation"], logits_by_split["validation"])
-    threshold_info = tune_on_validation(fit_on, labels)
-    if threshold_info:
-        threshold_info["fitted_on"] = fit_name
-    cut = threshold_vector(threshold_info, labels)
-    reports, test_records = {}, []
-    for split, rows in rows_by_split.items():
-        report, records = evaluate_logits(logits_by_split[split][0], rows, labels, fields=cfg.data.fields,
-                                          out_dir=work, split_name=split, title=cfg.run_name, thresholds=cut)
-        if labels.is_multi_label:
-            report["at_0.5"], _ = evaluate_logits(logits_by_split[split][0], rows, labels, fields=cfg.data.fields,
-                                                  out_dir=work, split_name=split, title=cfg.run_name)
-        reports[split] = report
-        if split == "test":
-            test_records = records
-    return reports, test_records, logits_by_split, threshold_info
-
-
-# Fewer real validation rows than this and temperature and thresholds are fitted on the whole validation split.
-MIN_REAL_FIT_ROWS = 50
-
-
-def fitting_rows(rows: list[dict], validation: tuple) -> tuple[tuple, str]:
-    """The validation (logits, gold) that calibration and thresholds are fitted on: its real paragraphs where
-    there are enough of them, because real text is what the model will score."""
-    real = [i for i, r in enumerate(rows) if r.get("origin") == "real"]
-    if len(real) < MIN_REAL_FIT_ROWS or len(real) == len(rows):
-        return validation, "validation"
-    logits, gold = validation
-    return (logits[real], [gold[i] for i in real]), f"validation (real paragraphs only, n={len(real)})"
-
-
-def tune_on_validation(validation: tuple, labels: LabelSet) -> dict | None:
-    """Per-label thresholds (multi-label runs only), fitted on validation logits."""
-    if not labels.is_multi_label:
-        return None
-    from .metrics import probabilities
-    from .thresholds import tune_thresholds
-
-    logits, gold = validation
-    return tune_thresholds(probabilities(logits, labels), np.asarray(gold), labels)
-
-
-def calibrate(logits_by_split: dict, labels: LabelSet, fit_on: tuple | None = None,
-              fit_name: str = "validation") -> dict | None:
-    """Temperature fitted on validation logits (or `fit_on`); ECE before and after on every split."""
-    if labels.is_multi_label:
-        return None
-    from .calibration import expected_calibration_error, fit_temperature, nll, softmax
-
-    val_logits, val_y = fit_on or logits_by_split["validation"]
-    temperature = fit_temperature(val_logits, np.asarray(val_y))
-    report = {"temperature": temperature, "fitted_on": fit_name}
-    for split, (logits, y) in logits_by_split.items():
-        y = np.asarray(y)
-        report[split] = {
-            "nll_before": nll(logits, y), "nll_after": nll(logits, y, temperature),
-            "ece_before": expected_calibration_error(softmax(logits), y),
-            "ece_after": expected_calibration_error(softmax(logits, temperature), y),
-        }
-    return report
+from train.config import RunConfig, dump_config, load_config
+from train.data.corpus import load_splits
+from train.evaluation.metrics import make_compute_metrics
+from train.evaluation.splits import evaluate_model
+from train.labels import LabelSet
+from train.modeling.calibration import TEMPERATURE_FILE, calibrate, fitting_rows
+from train.modeling.fit import setup_runtime, train_model
+from train.modeling.models import build_classifier, resolve_model_source
+from train.modeling.resume import CHECKPOINT_DIR, is_main_process, training_directory
+from train.modeling.thresholds import THRESHOLDS_FILE
+from train.rundir import check_target, provenance, write_json, write_jsonl
 
 
 def save_run(cfg: RunConfig, trainer, labels: LabelSet, work: Path, metrics: dict, test_records: list[dict],
@@ -169,8 +37,6 @@ def save_run(cfg: RunConfig, trainer, labels: LabelSet, work: Path, metrics: dic
     if "thresholds" in metrics:
         write_json(work / THRESHOLDS_FILE, metrics["thresholds"])
     if "calibration" in metrics:
-        from .calibration import TEMPERATURE_FILE
-
         write_json(work / TEMPERATURE_FILE, {"temperature": metrics["calibration"]["temperature"],
                                              "fitted_on": metrics["calibration"]["fitted_on"],
                                              "validation_nll_before":
@@ -238,12 +104,14 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
     setup_runtime(cfg)
     splits = load_splits(cfg.data, labels, cfg.seed)
     if is_main_process():
-        print("Data: " + ", ".join(f"{name}={len(ds)}" for name, ds in splits.items()) + f" paragraphs; labels: {', '.join(labels.names)}")
+        sizes = ", ".join(f"{name}={len(ds)}" for name, ds in splits.items())
+        print(f"Data: {sizes} paragraphs; labels: {', '.join(labels.names)}")
     _, base_model = resolve_model_source(cfg.model.name_or_path)
     tokenizer, model = build_classifier(cfg.model, labels)
     with training_directory(cfg, cfg.output.overwrite, resume) as work:
         t0 = time.perf_counter()
-        trainer, train_stats = train_model(cfg, model, tokenizer, splits, labels, work, resume)
+        trainer, train_stats = train_model(cfg, model, tokenizer, splits, labels, work, resume,
+                                          compute_metrics=make_compute_metrics(labels))
         t1 = time.perf_counter()
         if not is_main_process():
             return None
@@ -267,8 +135,8 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
         timings = {"train": round(t1 - t0, 1), "evaluate": round(t2 - t1, 1)}
         save_run(cfg, trainer, labels, work, metrics, test_records, base_model, timings)
         if cfg.output.evaluate:
-            from .config import EvalConfig
-            from .evaluate_run import DEFAULT_EVAL_DIR, evaluate
+            from train.config import EvalConfig
+            from train.evaluation.evaluate_run import DEFAULT_EVAL_DIR, evaluate
 
             if "test_written" in splits:  # first, so the card (rewritten after eval-test) can show it beside
                 evaluate(EvalConfig(run_dir=str(work), split="test_written", output_dir=str(work / "eval-test_written"),
@@ -276,7 +144,7 @@ def run_training(config_path: str, overrides: list[str], overwrite: bool = False
             evaluate(EvalConfig(run_dir=str(work), output_dir=str(work / DEFAULT_EVAL_DIR),
                                 batch_size=cfg.training.eval_batch_size), shown_run_dir=cfg.run_dir)
         if cfg.output.write_card:
-            from .card import write_card
+            from train.sharing.card import write_card
 
             write_card(work, shown_dir=cfg.run_dir)
         timings["total"] = round(time.perf_counter() - started, 1)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import UserError
+from train.errors import UserError
 
 RUN_FILES = ("config.yaml", "labels.json", "metrics.json", "run.json", "test_predictions.jsonl",
              "confusion_matrix.png", "config.json", "model.safetensors", "README.md", "temperature.json",
